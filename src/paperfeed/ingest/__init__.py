@@ -1,0 +1,13 @@
+"""Ingestion: sources -> :class:`~paperfeed.models.IngestRecord` (pure parsing) -> one loader."""
+
+from .errors import RecordError, SourceError
+from .loader import ImportStopped, ImportSummary, hf_daily_reader, import_files
+
+__all__ = [
+    "ImportStopped",
+    "ImportSummary",
+    "RecordError",
+    "SourceError",
+    "hf_daily_reader",
+    "import_files",
+]

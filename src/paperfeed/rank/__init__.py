@@ -1,0 +1,1 @@
+"""Ranking: what goes on a feed page and in which order."""

@@ -1,0 +1,123 @@
+"""The database schema as SQLAlchemy Core tables.
+
+This is the *current* shape, used to build queries. The migrations in ``migrations/versions``
+create it step by step; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSON lists (authors, categories): JSONB on PostgreSQL, JSON text on SQLite.
+JsonList = sa.JSON().with_variant(JSONB(), "postgresql")
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("arxiv_id", sa.String(64), primary_key=True, comment="without version"),
+    sa.Column("version", sa.Integer, nullable=True, comment="latest version seen"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False),
+    sa.Column("authors", JsonList, nullable=False, comment="ordered list of names"),
+    sa.Column("categories", JsonList, nullable=True, comment="primary first; NULL = unknown"),
+    sa.Column("primary_category", sa.String(32), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("journal_ref", sa.Text, nullable=True),
+    sa.Column("doi", sa.String(256), nullable=True),
+    sa.Column("published", sa.DateTime, nullable=True, comment="UTC"),
+    sa.Column("updated", sa.DateTime, nullable=True, comment="UTC"),
+    sa.Column("first_seen", sa.DateTime, nullable=False, comment="UTC"),
+    sa.Column("modified_at", sa.DateTime, nullable=False, comment="last change here, UTC"),
+    sa.Column(
+        "upvotes",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="imported_upvotes + rows in upvotes",
+    ),
+    sa.Column(
+        "imported_upvotes",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="count taken from an import (e.g. Hugging Face)",
+    ),
+    sa.Index("ix_papers_published", "published"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "submitted_by_user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column(
+        "submitted_by_name",
+        sa.String(128),
+        nullable=True,
+        comment="name from the source when there is no local user",
+    ),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Index("ix_feed_entries_paper_id", "paper_id"),
+)
+
+upvotes = sa.Table(
+    "upvotes",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_upvotes_paper_id", "paper_id"),
+)
+
+import_checkpoints = sa.Table(
+    "import_checkpoints",
+    metadata,
+    sa.Column(
+        "source_key",
+        sa.String(512),
+        primary_key=True,
+        comment="importer + file identity (path, size, mtime)",
+    ),
+    sa.Column("records_done", sa.Integer, nullable=False, comment="input records fully committed"),
+    sa.Column("finished", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)

@@ -1,0 +1,71 @@
+"""The application factory: one FastAPI app over one :class:`~paperfeed.store.Store`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed import __version__
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+from . import routes
+from .responses import PageError, error_response
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    if store is None:
+        store = Store.open(settings.resolved_database_url, pool_size=settings.db_pool_size)
+        store.require_current_schema()
+    app = FastAPI(
+        title=f"{settings.site_name} API",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.store = store
+    app.state.settings = settings
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["site_name"] = settings.site_name
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(routes.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> Response:
+        return error_response(request, exc.status, exc.code, exc.message, exc.links)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, code, message, {})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error_response(
+            request, 400, "bad_request", f"{where}: {first.get('msg', 'invalid')}", {}
+        )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500, "server_error", "Something went wrong on our side.", {})

@@ -1,0 +1,119 @@
+"""Turn library objects into the data a page shows: one dict per page, used both as the
+JSON twin and as the template context, so HTML and JSON never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from paperfeed.models import FeedItem, FeedPage, Paper, PaperDetail
+
+PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` at a word boundary near ``limit`` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.isoformat()
+
+
+def human_date(value: date | None) -> str:
+    return f"{value:%b} {value.day}, {value.year}" if value else ""
+
+
+def period_heading(page: FeedPage) -> str:
+    if page.kind == "day":
+        return f"{page.start:%A}, {human_date(page.start)}"
+    if page.kind == "week":
+        return f"Week {page.label[-2:]}, {human_date(page.start)} – {human_date(page.end)}"
+    return f"{page.start:%B %Y}"
+
+
+def paper_json(paper: Paper) -> dict[str, Any]:
+    return {
+        "id": paper.arxiv_id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": paper.authors,
+        "categories": paper.categories or [],
+        "primary_category": paper.primary_category,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "published": _iso(paper.published),
+        "updated": _iso(paper.updated),
+        "first_seen": _iso(paper.first_seen),
+        "upvotes": paper.upvotes,
+        "url": f"/papers/{paper.arxiv_id}",
+        "arxiv_url": paper.abs_url,
+        "pdf_url": paper.pdf_url,
+    }
+
+
+def card_json(item: FeedItem, preview_chars: int) -> dict[str, Any]:
+    paper = item.paper
+    return {
+        "id": paper.arxiv_id,
+        "dom_id": "p-" + re.sub(r"[^A-Za-z0-9]", "-", paper.arxiv_id),
+        "title": paper.title,
+        "abstract_preview": shorten(paper.abstract, preview_chars),
+        "abstract_is_shortened": len(paper.abstract) > preview_chars,
+        "n_authors": len(paper.authors),
+        "authors": paper.authors,
+        "date": _iso(paper.shown_date),
+        "date_label": human_date(paper.shown_date),
+        "feed_day": _iso(item.day),
+        "upvotes": paper.upvotes,
+        "submitted_by": item.submitted_by,
+        "url": f"/papers/{paper.arxiv_id}",
+    }
+
+
+def feed_json(page: FeedPage, preview_chars: int) -> dict[str, Any]:
+    base = {"day": "/?date=", "week": "/week/", "month": "/month/"}[page.kind]
+    return {
+        "kind": page.kind,
+        "label": page.label,
+        "title": PERIOD_TITLES[page.kind],
+        "heading": period_heading(page),
+        "start": _iso(page.start),
+        "end": _iso(page.end),
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+        "page_size": page.page_size,
+        "previous": page.previous,
+        "next": page.next,
+        "previous_url": base + page.previous if page.previous else None,
+        "next_url": base + page.next if page.next else None,
+        "papers": [card_json(item, preview_chars) for item in page.items],
+    }
+
+
+def paper_page_json(detail: PaperDetail) -> dict[str, Any]:
+    paper = detail.paper
+    return {
+        "paper": paper_json(paper),
+        "n_authors": len(paper.authors),
+        "date_label": human_date(paper.shown_date),
+        "published_label": human_date(paper.published.date()) if paper.published else None,
+        "first_seen_label": human_date(paper.first_seen.date()) if paper.first_seen else None,
+        "feed_days": [_iso(day) for day in detail.feed_days],
+        "submitted_by": detail.submitted_by,
+    }

@@ -1,0 +1,149 @@
+"""Routes: thin shells that parse the request, ask the library, and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from paperfeed.models import InvalidArxivId, split_arxiv_id
+from paperfeed.rank.feeds import Period, PeriodError, feed_page, latest_period, parse_period
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+from . import present
+from .responses import PageError, render
+
+router = APIRouter()
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None:
+        return 1
+    if not raw.isdigit() or int(raw) < 1 or int(raw) > 100_000:
+        raise PageError(400, "bad_page", f"page must be a positive number, not {raw!r}")
+    return int(raw)
+
+
+def _feed_data(request: Request, kind: str, label: str | None, page: str | None) -> dict[str, Any]:
+    store, settings = _store(request), _settings(request)
+    period: Period | None
+    if label is None:
+        period = latest_period(store, kind)
+        if period is None:
+            raise PageError(
+                404, "empty_feed", "No papers yet: import some with `paperfeed import`."
+            )
+    else:
+        try:
+            period = parse_period(kind, label)
+        except PeriodError as exc:
+            raise PageError(400, "bad_date", str(exc)) from None
+    number = _page_number(page)
+    result = feed_page(store, period, page=number, page_size=settings.page_size)
+    data = present.feed_json(result, settings.abstract_preview_chars)
+    if result.total == 0:
+        links = {
+            f"previous {kind}": data["previous_url"],
+            f"next {kind}": data["next_url"],
+        }
+        raise PageError(
+            404,
+            "no_papers",
+            f"No papers on the feed for {period.label}.",
+            {name: url for name, url in links.items() if url},
+        )
+    if number > result.pages:
+        raise PageError(404, "no_such_page", f"{period.label} has only {result.pages} page(s).")
+    return data
+
+
+def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
+    try:
+        bare, _version = split_arxiv_id(arxiv_id)
+    except InvalidArxivId as exc:
+        raise PageError(404, "bad_arxiv_id", str(exc)) from None
+    detail = _store(request).paper_detail(bare)
+    if detail is None:
+        raise PageError(404, "unknown_paper", f"No paper {bare} here.")
+    return present.paper_page_json(detail)
+
+
+# -- HTML pages (JSON with Accept: application/json) --------------------------------------
+
+
+@router.get("/", summary="Daily feed: the latest day, or ?date=YYYY-MM-DD")
+def daily(request: Request, date: str | None = None, page: str | None = None) -> Response:
+    return render(request, "feed.html", _feed_data(request, "day", date, page))
+
+
+@router.get("/week", summary="The latest week")
+def latest_week(request: Request) -> Response:
+    return _redirect_to_latest(request, "week")
+
+
+@router.get("/month", summary="The latest month")
+def latest_month(request: Request) -> Response:
+    return _redirect_to_latest(request, "month")
+
+
+def _redirect_to_latest(request: Request, kind: str) -> Response:
+    period = latest_period(_store(request), kind)
+    if period is None:
+        raise PageError(404, "empty_feed", "No papers yet: import some with `paperfeed import`.")
+    return RedirectResponse(f"/{kind}/{period.label}", status_code=307)
+
+
+@router.get("/week/{label}", summary="Papers of an ISO week, e.g. 2025-W50")
+def weekly(request: Request, label: str, page: str | None = None) -> Response:
+    return render(request, "feed.html", _feed_data(request, "week", label, page))
+
+
+@router.get("/month/{label}", summary="Papers of a month, e.g. 2025-12")
+def monthly(request: Request, label: str, page: str | None = None) -> Response:
+    return render(request, "feed.html", _feed_data(request, "month", label, page))
+
+
+@router.get("/papers/{arxiv_id:path}", summary="One paper")
+def paper(request: Request, arxiv_id: str) -> Response:
+    return render(request, "paper.html", _paper_data(request, arxiv_id))
+
+
+@router.get("/healthz", include_in_schema=False)
+def health(request: Request) -> Response:
+    _store(request).check()
+    return JSONResponse({"status": "ok"})
+
+
+# -- JSON twins under /api/v1 -------------------------------------------------------------
+
+
+@router.get("/api/v1/feed", summary="Daily feed as JSON (latest day, or ?date=)")
+def api_daily(request: Request, date: str | None = None, page: str | None = None) -> Response:
+    return JSONResponse(_feed_data(request, "day", date, page))
+
+
+@router.get("/api/v1/week/{label}", summary="Weekly feed as JSON")
+def api_weekly(request: Request, label: str, page: str | None = None) -> Response:
+    return JSONResponse(_feed_data(request, "week", label, page))
+
+
+@router.get("/api/v1/month/{label}", summary="Monthly feed as JSON")
+def api_monthly(request: Request, label: str, page: str | None = None) -> Response:
+    return JSONResponse(_feed_data(request, "month", label, page))
+
+
+@router.get("/api/v1/papers/{arxiv_id:path}", summary="One paper as JSON")
+def api_paper(request: Request, arxiv_id: str) -> Response:
+    return JSONResponse(_paper_data(request, arxiv_id))

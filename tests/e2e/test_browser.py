@@ -1,0 +1,65 @@
+"""A reader's first visit, in Debian's Chromium driven by Playwright (no downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, LiveServer
+
+CHROMIUM = os.environ.get("PAPERFEED_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1280, 900)], ids=["phone", "desktop"])
+def test_read_the_feed_and_open_a_paper(
+    browser: object, live: LiveServer, viewport: tuple[int, int], request: pytest.FixtureRequest
+) -> None:
+    out = ARTIFACTS / request.node.name.replace("/", "_")
+    out.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})  # type: ignore[attr-defined]
+    page.goto(live.url + "/")
+    cards = page.locator("article.card")
+    assert cards.count() > 0
+    assert page.locator("h1").inner_text() == "Daily Papers"
+    first_title = cards.first.locator("h3 a").inner_text()
+    assert cards.first.locator(".meta").inner_text().split(" ")[1].startswith("author")
+    page.screenshot(path=str(out / "feed.png"), full_page=False)
+    cards.first.locator("h3 a").click()
+    page.wait_for_url("**/papers/**")
+    assert page.locator("h1").inner_text() == first_title
+    assert page.locator("a", has_text="arXiv page").get_attribute("href", timeout=5000)
+    page.screenshot(path=str(out / "paper.png"), full_page=True)
+    page.go_back()
+    page.locator("a[rel=prev]").first.click()
+    page.wait_for_url("**/?date=*")
+    assert page.locator("article.card").count() > 0
+    page.close()
