@@ -149,3 +149,46 @@ def test_settings_prints_every_variable() -> None:
 
     out = paperfeed("settings").stdout
     assert all(s.env_var in out for s in SETTINGS)
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """stderr on a terminal gets a progress bar; a pipe (the other tests) does not."""
+    import pty
+
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    paperfeed("db", "upgrade", url=url)
+    path = tmp_path / "a.jsonl"
+    record = {
+        "title": "T",
+        "abstract": "A.",
+        "authors": ["X"],
+        "categories": ["cs.LG"],
+        "first_seen": "2025-03-18",
+    }
+    path.write_text(
+        "".join(json.dumps({**record, "id": f"2503.{i:05d}"}) + "\n" for i in range(3000))
+    )
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env["PAPERFEED_DATABASE_URL"] = url
+    process = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "import", "jsonl", "--batch-size", "500", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"importing" in shown and b"100%" in shown
