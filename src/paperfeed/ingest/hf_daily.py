@@ -38,38 +38,26 @@ def parse_api_item(
         raise RecordError(location, "expected an object with a 'paper' object")
     paper: dict[str, Any] = obj["paper"]
     try:
-        arxiv_id, version = fields.arxiv_id(paper, "id")
         authors = paper.get("authors")
         if not isinstance(authors, list) or not all(isinstance(a, dict) for a in authors):
             raise fields.FieldError("field 'paper.authors' must be a list of objects")
-        names = {"authors": [a.get("name") for a in authors]}
-        title_source = obj if obj.get("title") is not None else paper
-        summary_source = paper if paper.get("summary") is not None else obj
         feed_day = day
         if feed_day is None and paper.get("submittedOnDailyAt") is not None:
             feed_day = fields.iso_date(paper["submittedOnDailyAt"], "paper.submittedOnDailyAt")
         feed_day = feed_day or file_day or fields.iso_date(obj.get("publishedAt"), "publishedAt")
-        record = Paper(
-            arxiv_id=arxiv_id,
-            version=version,
-            title=fields.required_text(title_source, "title", max_len=fields.MAX_TITLE),
-            abstract=fields.required_text(summary_source, "summary", max_len=fields.MAX_ABSTRACT),
-            authors=fields.string_list(names, "authors", max_items=fields.MAX_AUTHORS),
-            published=fields.iso_datetime(paper.get("publishedAt"), "paper.publishedAt"),
-        )
-        upvotes = fields.optional_int(paper, "upvotes")
-        if upvotes is None:
-            upvotes = fields.optional_int(obj, "upvotes")
     except fields.FieldError as exc:
         raise RecordError(location, str(exc)) from None
-    return IngestRecord(
-        paper=record,
-        source=SOURCE,
-        location=location,
-        feed_day=feed_day,
-        submitted_by=_submitter(obj, paper),
-        upvotes=upvotes,
-    )
+    upvotes = paper.get("upvotes")
+    flat = {  # the item in the shape of a dump line
+        "id": paper.get("id"),
+        "title": obj["title"] if obj.get("title") is not None else paper.get("title"),
+        "summary": paper["summary"] if paper.get("summary") is not None else obj.get("summary"),
+        "authors": [a.get("name") for a in authors],
+        "published_at": paper.get("publishedAt"),
+        "upvotes": upvotes if upvotes is not None else obj.get("upvotes"),
+        "submitted_by": _submitter(obj, paper),
+    }
+    return _record(flat, location, feed_day)
 
 
 def _submitter(obj: dict[str, Any], paper: dict[str, Any]) -> str | None:
@@ -78,29 +66,36 @@ def _submitter(obj: dict[str, Any], paper: dict[str, Any]) -> str | None:
             for key in ("name", "user", "fullname"):
                 value = holder.get(key)
                 if isinstance(value, str) and value.strip():
-                    return fields.collapse(value)[:128]
+                    return value
     return None
 
 
 def parse_dump_line(obj: dict[str, Any], location: str, day: date | None = None) -> IngestRecord:
     """One line of the normalized ``hf-daily.jsonl.gz`` dump."""
     try:
-        arxiv_id, version = fields.arxiv_id(obj, "id")
-        record = Paper(
+        feed_day = day or fields.iso_date(obj.get("date"), "date")
+    except fields.FieldError as exc:
+        raise RecordError(location, str(exc)) from None
+    return _record(obj, location, feed_day)
+
+
+def _record(flat: dict[str, Any], location: str, feed_day: date) -> IngestRecord:
+    try:
+        arxiv_id, version = fields.arxiv_id(flat, "id")
+        paper = Paper(
             arxiv_id=arxiv_id,
             version=version,
-            title=fields.required_text(obj, "title", max_len=fields.MAX_TITLE),
-            abstract=fields.required_text(obj, "summary", max_len=fields.MAX_ABSTRACT),
-            authors=fields.string_list(obj, "authors", max_items=fields.MAX_AUTHORS),
-            published=fields.iso_datetime(obj.get("published_at"), "published_at"),
+            title=fields.required_text(flat, "title", max_len=fields.MAX_TITLE),
+            abstract=fields.required_text(flat, "summary", max_len=fields.MAX_ABSTRACT),
+            authors=fields.string_list(flat, "authors", max_items=fields.MAX_AUTHORS),
+            published=fields.iso_datetime(flat.get("published_at"), "published_at"),
         )
-        feed_day = day or fields.iso_date(obj.get("date"), "date")
-        upvotes = fields.optional_int(obj, "upvotes")
-        submitter = fields.text(obj, "submitted_by", max_len=128, required=False)
+        upvotes = fields.optional_int(flat, "upvotes")
+        submitter = fields.text(flat, "submitted_by", max_len=128, required=False)
     except fields.FieldError as exc:
         raise RecordError(location, str(exc)) from None
     return IngestRecord(
-        paper=record,
+        paper=paper,
         source=SOURCE,
         location=location,
         feed_day=feed_day,

@@ -113,19 +113,18 @@ def import_files(
     total = ImportSummary()
     with store.job_lock("import"):
         for path in paths:
-            total.merge(
-                import_file(
-                    store,
-                    kind,
-                    InputFile(path),
-                    reader=reader or READERS[kind],
-                    strict=strict,
-                    resume=resume,
-                    batch_size=batch_size,
-                    progress=progress,
-                    warn=warn,
-                )
+            summary = import_file(
+                store,
+                kind,
+                InputFile(path),
+                reader=reader or READERS[kind],
+                strict=strict,
+                resume=resume,
+                batch_size=batch_size,
+                progress=progress,
+                warn=warn,
             )
+            total.merge(summary)
     return total
 
 

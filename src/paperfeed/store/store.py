@@ -302,7 +302,18 @@ class Store:
                 if record.upvotes is not None and record.upvotes != imported[old.arxiv_id]:
                     votes.append({"b_id": old.arxiv_id, "n": record.upvotes})
             if inserts:
-                conn.execute(self._insert(papers).on_conflict_do_nothing(), inserts)
+                # A paper inserted meanwhile by another writer (say, a user's submission on
+                # PostgreSQL) is overwritten with this record, but keeps its votes.
+                insert = self._insert(papers)
+                replaced = {
+                    name: insert.excluded[name]
+                    for name in inserts[0]
+                    if name not in ("arxiv_id", "upvotes", "imported_upvotes", "first_seen")
+                }
+                conn.execute(
+                    insert.on_conflict_do_update(index_elements=["arxiv_id"], set_=replaced),
+                    inserts,
+                )
             if updates:
                 columns: dict[str, Any] = {k: sa.bindparam(k) for k in updates[0] if k != "b_id"}
                 columns.pop("arxiv_id")
