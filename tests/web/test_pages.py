@@ -154,6 +154,7 @@ def test_hostile_text_is_escaped(live: LiveServer) -> None:
 def test_query_count_does_not_grow_with_cards(live: LiveServer) -> None:
     if live.store.feed(date(2001, 1, 1), date(2001, 1, 1), limit=1)[1] == 0:
         test_hostile_text_is_escaped(live)  # a day with a single card
+
     def queries(path: str) -> tuple[int, int]:
         with QueryCounter(live.store.engine) as counter:
             assert get(live, path).status_code == 200
