@@ -107,8 +107,7 @@ def bench_pages(url: str, store: Store, requests: int) -> dict[str, dict[str, fl
                 from paperfeed.store.schema import feed_entries, papers
 
                 days = sorted(
-                    str(d)
-                    for d in conn.execute(sa.select(sa.distinct(feed_entries.c.day))).scalars()
+                    str(d) for d in conn.execute(sa.select(feed_entries.c.day).distinct()).scalars()
                 )
                 ids = list(conn.execute(sa.select(papers.c.arxiv_id)).scalars())
             day_paths = ["/"] + [f"/?date={rng.choice(days)}" for _ in range(requests - 1)]
