@@ -277,6 +277,84 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
             state["bar"].render_finish()
 
 
+# -- ingest from live sources ---------------------------------------------------------------
+
+
+@cli.group()
+def ingest() -> None:
+    """Fetch papers from live sources (arXiv API) into the database."""
+
+
+@ingest.command("arxiv")
+@click.option(
+    "--ids", "ids", multiple=True, help="arXiv ids, with or without version (repeatable)."
+)
+@click.argument("more_ids", nargs=-1)
+@click.option("--query", help="An arXiv API query, e.g. 'cat:cs.LG AND ti:grokking'.")
+@click.option(
+    "--max",
+    "max_results",
+    type=click.IntRange(1, 30_000),
+    default=100,
+    show_default=True,
+    help="At most this many papers for --query.",
+)
+@click.option(
+    "--feed-day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Also put the fetched papers on the feed of this day.",
+)
+@pass_context
+def ingest_arxiv(
+    ctx: Context,
+    ids: tuple[str, ...],
+    more_ids: tuple[str, ...],
+    query: str | None,
+    max_results: int,
+    feed_day: Any,
+) -> None:
+    """Fetch papers by id (`--ids 2310.06110 2306.16185v2`) or by `--query` and upsert them."""
+    from dataclasses import replace
+
+    from paperfeed.ingest import SourceError, load_records
+    from paperfeed.ingest.arxiv_api import ArxivClient
+    from paperfeed.models import InvalidArxivId, split_arxiv_id
+
+    wanted = [*ids, *more_ids]
+    if bool(wanted) == bool(query):
+        raise click.UsageError("give arXiv ids or --query (one of them)")
+    for arxiv_id in wanted:
+        try:
+            split_arxiv_id(arxiv_id)
+        except InvalidArxivId as exc:
+            raise click.UsageError(str(exc)) from None
+    settings = ctx.settings
+    store = ctx.store()
+    day = feed_day.date() if feed_day else None
+    with (
+        ArxivClient(
+            settings.arxiv_api_url,
+            min_interval=settings.arxiv_min_interval,
+            retries=settings.arxiv_retries,
+            contact=settings.contact,
+        ) as client,
+        _friendly_errors(),
+        store.job_lock("ingest-arxiv"),
+    ):
+        found = client.fetch_ids(wanted) if wanted else client.search(query or "", max_results)
+        items = (
+            (i, replace(item, feed_day=day) if day and not isinstance(item, Exception) else item)
+            for i, item in enumerate(found, 1)
+        )
+        try:
+            summary = load_records(
+                store, items, warn=lambda m: click.echo(f"warning: {m}", err=True)
+            )
+        except SourceError as exc:
+            raise click.ClickException(f"{exc} (papers fetched before this are saved)") from None
+    click.echo(f"arxiv: {summary.line()}")
+
+
 # -- stats and settings -------------------------------------------------------------------
 
 

@@ -55,6 +55,30 @@ SETTINGS: tuple[Setting, ...] = (
         "Characters of the abstract shown on a feed card; the paper page shows all of it.",
     ),
     Setting(
+        "arxiv_api_url",
+        str,
+        "https://export.arxiv.org/api/query",
+        "arXiv API (Atom) endpoint used by `paperfeed ingest arxiv`.",
+    ),
+    Setting(
+        "arxiv_min_interval",
+        float,
+        "3.0",
+        "Seconds between two requests to the arXiv API (arXiv asks for at least 3).",
+    ),
+    Setting(
+        "arxiv_retries",
+        int,
+        "3",
+        "Retries (with exponential backoff from 5 s) after an arXiv API 5xx or network error.",
+    ),
+    Setting(
+        "contact",
+        str,
+        "",
+        "Contact (URL or e-mail) put in the User-Agent of requests to arXiv, as arXiv asks.",
+    ),
+    Setting(
         "db_pool_size",
         int,
         "5",
@@ -76,6 +100,10 @@ class Settings:
     site_name: str
     page_size: int
     abstract_preview_chars: int
+    arxiv_api_url: str
+    arxiv_min_interval: float
+    arxiv_retries: int
+    contact: str
     db_pool_size: int
 
     @classmethod

@@ -1,7 +1,7 @@
 """Ingestion: sources -> :class:`~paperfeed.models.IngestRecord` (pure parsing) -> one loader."""
 
 from .errors import RecordError, SourceError
-from .loader import ImportStopped, ImportSummary, hf_daily_reader, import_files
+from .loader import ImportStopped, ImportSummary, hf_daily_reader, import_files, load_records
 
 __all__ = [
     "ImportStopped",
@@ -10,4 +10,5 @@ __all__ = [
     "SourceError",
     "hf_daily_reader",
     "import_files",
+    "load_records",
 ]

@@ -9,7 +9,7 @@ data is the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -140,28 +140,61 @@ def import_file(
     progress: Progress | None = None,
     warn: Warn | None = None,
 ) -> ImportSummary:
-    summary = ImportSummary(files=1)
     key = f"{kind}:{input_file.identity}"
     checkpoint = store.get_checkpoint(key) if resume else None
     if checkpoint and checkpoint.finished:
-        summary.files_already_done = 1
-        return summary
+        return ImportSummary(files=1, files_already_done=1)
     skip = checkpoint.records_done if checkpoint else 0
-    if skip:
-        summary.resumed_at[str(input_file.path)] = skip
-    report = _Reporter(warn, strict)
-    batch: dict[str, IngestRecord] = {}
-    first_at: dict[str, str] = {}
-    done = skip  # input records handled, all of them in committed batches or in `batch`
 
-    def flush(finished: bool) -> None:
-        result = store.write_batch(list(batch.values()), checkpoint=(key, done, finished))
-        summary.add(result)
-        batch.clear()
+    def report_progress(finished: bool) -> None:
         if progress:
             progress(input_file.size if finished else input_file.bytes_read, input_file.size)
 
-    for position, item in reader(input_file, skip):
+    summary = load_records(
+        store,
+        reader(input_file, skip),
+        checkpoint_key=key,
+        done=skip,
+        strict=strict,
+        batch_size=batch_size,
+        on_batch=report_progress,
+        warn=warn,
+    )
+    summary.files = 1
+    if skip:
+        summary.resumed_at[str(input_file.path)] = skip
+    return summary
+
+
+def load_records(
+    store: Store,
+    items: Iterable[tuple[int, IngestRecord | RecordError]],
+    *,
+    checkpoint_key: str | None = None,
+    done: int = 0,
+    strict: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[bool], None] | None = None,
+    warn: Warn | None = None,
+) -> ImportSummary:
+    """Write ``(position, record or error)`` items in batches; see the module doc.
+
+    With a ``checkpoint_key``, each batch also records how many positions are done, so a
+    rerun can skip them (``done`` is where this run started).
+    """
+    summary = ImportSummary()
+    report = _Reporter(warn, strict)
+    batch: dict[str, IngestRecord] = {}
+    first_at: dict[str, str] = {}
+
+    def flush(finished: bool) -> None:
+        checkpoint = (checkpoint_key, done, finished) if checkpoint_key else None
+        summary.add(store.write_batch(list(batch.values()), checkpoint=checkpoint))
+        batch.clear()
+        if on_batch:
+            on_batch(finished)
+
+    for position, item in items:
         if isinstance(item, RecordError):
             summary.bad += 1
             report.problem(str(item))
