@@ -335,7 +335,7 @@ def ingest_arxiv(
         ArxivClient(
             settings.arxiv_api_url,
             min_interval=settings.arxiv_min_interval,
-            retries=settings.arxiv_retries,
+            retries=settings.http_retries,
             contact=settings.contact,
         ) as client,
         _friendly_errors(),
@@ -353,6 +353,57 @@ def ingest_arxiv(
         except SourceError as exc:
             raise click.ClickException(f"{exc} (papers fetched before this are saved)") from None
     click.echo(f"arxiv: {summary.line()}")
+
+
+@ingest.command("hf-daily")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One feed day.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Every day from this one.")
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day for --since (default: today, UTC)."
+)
+@pass_context
+def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
+    """Fetch Hugging Face daily papers (with upvotes) for a day or a range of days."""
+    from datetime import UTC, datetime, timedelta
+
+    from paperfeed.ingest import SourceError, load_records
+    from paperfeed.ingest.hf_daily import HfDailyClient
+
+    if bool(day) == bool(since):
+        raise click.UsageError("give --date or --since (one of them)")
+    first = (day or since).date()
+    last = first if day else (until.date() if until else datetime.now(UTC).date())
+    if last < first:
+        raise click.UsageError("--until is before --since")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    settings = ctx.settings
+    store = ctx.store()
+    total = None
+    with (
+        HfDailyClient(
+            settings.hf_api_url,
+            min_interval=1.0,
+            retries=settings.http_retries,
+            contact=settings.contact,
+        ) as client,
+        _friendly_errors(),
+        store.job_lock("ingest-hf-daily"),
+    ):
+        for current in days:
+            items = enumerate(client.fetch_day(current), 1)
+            try:
+                summary = load_records(
+                    store, items, warn=lambda m: click.echo(f"warning: {m}", err=True)
+                )
+            except SourceError as exc:
+                raise click.ClickException(f"{exc} (days before {current} are saved)") from None
+            click.echo(f"{current}: {summary.line()}")
+            if total is None:
+                total = summary
+            else:
+                total.merge(summary)
+    if total is not None and len(days) > 1:
+        click.echo(f"hf-daily, {len(days)} days: {total.line()}")
 
 
 # -- stats and settings -------------------------------------------------------------------

@@ -67,10 +67,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two requests to the arXiv API (arXiv asks for at least 3).",
     ),
     Setting(
-        "arxiv_retries",
+        "http_retries",
         int,
         "3",
-        "Retries (with exponential backoff from 5 s) after an arXiv API 5xx or network error.",
+        "Retries (exponential backoff from 5 s) after a 5xx or network error from arXiv or HF.",
+    ),
+    Setting(
+        "hf_api_url",
+        str,
+        "https://huggingface.co",
+        "Base URL of the Hugging Face API for `paperfeed ingest hf-daily` (`/api/daily_papers`).",
+    ),
+    Setting(
+        "hf_min_interval",
+        float,
+        "1.0",
+        "Seconds between two requests to the Hugging Face API.",
     ),
     Setting(
         "contact",
@@ -102,7 +114,9 @@ class Settings:
     abstract_preview_chars: int
     arxiv_api_url: str
     arxiv_min_interval: float
-    arxiv_retries: int
+    http_retries: int
+    hf_api_url: str
+    hf_min_interval: float
     contact: str
     db_pool_size: int
 

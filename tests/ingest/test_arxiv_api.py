@@ -242,7 +242,7 @@ def paperfeed_with(database_url: str, api_url: str, *args: str, check: bool = Tr
         PAPERFEED_DATABASE_URL=database_url,
         PAPERFEED_ARXIV_API_URL=api_url,
         PAPERFEED_ARXIV_MIN_INTERVAL="0",
-        PAPERFEED_ARXIV_RETRIES="0",
+        PAPERFEED_HTTP_RETRIES="0",
     )
     result = subprocess.run(
         [sys.executable, "-m", "paperfeed", *args],

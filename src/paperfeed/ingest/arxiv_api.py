@@ -7,21 +7,19 @@ Both the 2026 response format and the older one (http URLs, inline namespaces) p
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
-import httpx
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from paperfeed import __version__
 from paperfeed.models import IngestRecord, InvalidArxivId, Paper, split_arxiv_id
 
 from . import fields
 from .errors import RecordError, SourceError
+from .http import FetchError, PoliteClient
 
 SOURCE = "arxiv-api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -122,40 +120,13 @@ def _entry_record(entry: Element, location: str) -> IngestRecord:
     return IngestRecord(paper=paper, source=SOURCE, location=location)
 
 
-def user_agent(contact: str) -> str:
-    who = f"; {contact}" if contact else ""
-    return f"paperfeed/{__version__} (self-hosted research paper feed{who})"
-
-
 class ArxivClient:
-    """Fetches from the arXiv API, at most one request per ``min_interval`` seconds.
+    """Fetches from the arXiv API, politely (see :class:`~paperfeed.ingest.http.PoliteClient`:
+    at most one request per ``min_interval`` seconds, bounded retries on 5xx)."""
 
-    HTTP 5xx answers and network errors are retried ``retries`` times with exponential
-    backoff, then raise :class:`ArxivApiError`; 4xx answers fail at once.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        min_interval: float = 3.0,
-        contact: str = "",
-        timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, base_url: str, *, min_interval: float = 3.0, **options: Any) -> None:
         self.base_url = base_url
-        self.min_interval = min_interval
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
-        self._clock = clock
-        self._last_request: float | None = None
-        self._http = httpx.Client(
-            timeout=timeout, headers={"User-Agent": user_agent(contact)}, follow_redirects=True
-        )
+        self._http = PoliteClient(min_interval=min_interval, **options)
 
     def close(self) -> None:
         self._http.close()
@@ -213,28 +184,8 @@ class ArxivClient:
 
     def _get(self, params: dict[str, Any]) -> FeedPage:
         params = {**params, "sortBy": "relevance", "sortOrder": "descending"}
-        where = f"{self.base_url}?{httpx.QueryParams(params)}"
-        for attempt in range(self.retries + 1):
-            self._wait_turn()
-            try:
-                response = self._http.get(self.base_url, params=params)
-            except httpx.HTTPError as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 400:
-                    return parse_feed(response.content, where)
-                failure = f"HTTP {response.status_code}"
-                if response.status_code < 500:
-                    break
-            if attempt < self.retries:
-                self._sleep(self.backoff * 2**attempt)
-        raise ArxivApiError(f"{where}: {failure} (after {attempt + 1} attempt(s))")
-
-    def _wait_turn(self) -> None:
-        now = self._clock()
-        if self._last_request is not None:
-            wait = self._last_request + self.min_interval - now
-            if wait > 0:
-                self._sleep(wait)
-                now += wait
-        self._last_request = now
+        try:
+            where, body = self._http.get(self.base_url, params)
+        except FetchError as exc:
+            raise ArxivApiError(str(exc)) from None
+        return parse_feed(body, where)

@@ -17,6 +17,7 @@ An explicit ``day`` overrides the feed day of every item.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -24,8 +25,9 @@ from typing import Any
 from paperfeed.models import IngestRecord, Paper
 
 from . import fields
-from .errors import RecordError
+from .errors import RecordError, SourceError
 from .files import InputFile, decode_json_line, iter_json_array
+from .http import PoliteClient
 
 SOURCE = "hf-daily"
 
@@ -142,3 +144,39 @@ def read(
             yield number, parse_dump_line(decode_json_line(input_file, number, raw), location, day)
         except RecordError as exc:
             yield number, exc
+
+
+class HfDailyClient:
+    """Reads ``GET {base_url}/api/daily_papers?date=YYYY-MM-DD``; the date asked is the
+    feed day of every entry of the answer."""
+
+    def __init__(self, base_url: str, **options: Any) -> None:
+        self.url = base_url.rstrip("/") + "/api/daily_papers"
+        self._http = PoliteClient(**options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HfDailyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch_day(self, day: date) -> Iterator[IngestRecord | RecordError]:
+        where, body = self._http.get(self.url, {"date": day.isoformat()})
+        try:
+            items = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise SourceError(
+                f"{where}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        except UnicodeDecodeError:
+            raise SourceError(f"{where}: not UTF-8") from None
+        if not isinstance(items, list):
+            raise SourceError(f"{where}: expected a JSON array, got {type(items).__name__}")
+        for index, item in enumerate(items, start=1):
+            try:
+                yield parse_api_item(item, f"{where} (item {index})", day=day)
+            except RecordError as exc:
+                yield exc
