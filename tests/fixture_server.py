@@ -8,6 +8,7 @@ request is logged with its headers so tests can check politeness (User-Agent, sp
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,15 +29,22 @@ class FixtureServer:
     def __init__(self, routes: dict[Key, bytes], ignore: tuple[str, ...] = ()) -> None:
         self.routes = routes
         self.ignore = ignore
-        self.faults: deque[tuple[int, bytes]] = deque()
+        self.faults: deque[tuple[int, bytes] | tuple[int, bytes, dict[str, str]]] = deque()
+        self.delay: dict[Key, float] = {}
         self.requests: list[dict[str, Any]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests.append({"path": self.path, "headers": dict(self.headers)})
+                headers: dict[str, str] = {}
+                key = route_key(self.path, server.ignore)
+                if key in server.delay:
+                    time.sleep(server.delay[key])
                 if server.faults:
-                    status, body = server.faults.popleft()
+                    fault = server.faults.popleft()
+                    status, body = fault[0], fault[1]
+                    headers = fault[2] if len(fault) > 2 else {}  # type: ignore[misc]
                 else:
                     body_or_none = server.routes.get(route_key(self.path, server.ignore))
                     status, body = (
@@ -47,6 +55,8 @@ class FixtureServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -355,6 +355,73 @@ def ingest_arxiv(
     click.echo(f"arxiv: {summary.line()}")
 
 
+@ingest.command("oai")
+@click.option(
+    "--from",
+    "since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Harvest records changed on or after this day.",
+)
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="... and on or before this day.")
+@click.option("--set", "set_spec", help="An arXiv set, e.g. cs or physics:cond-mat.")
+@click.option(
+    "--format",
+    "metadata_prefix",
+    type=click.Choice(["oai_dc"]),
+    default="oai_dc",
+    show_default=True,
+    help="Metadata format.",
+)
+@click.option("--restart", is_flag=True, help="Ignore the checkpoint of an earlier run.")
+@pass_context
+def ingest_oai(
+    ctx: Context,
+    since: Any,
+    until: Any,
+    set_spec: str | None,
+    metadata_prefix: str,
+    restart: bool,
+) -> None:
+    """Harvest arXiv's OAI-PMH ListRecords; resumes where an interrupted run stopped."""
+    from paperfeed.ingest.http import PoliteClient
+    from paperfeed.ingest.oai import harvest
+
+    settings = ctx.settings
+    store = ctx.store()
+
+    def page_done(number: int, page: Any) -> None:
+        size = f" of {page.complete_size:,}" if page.complete_size else ""
+        click.echo(f"page {number}: {len(page.items):,} records{size}", err=True)
+
+    client = PoliteClient(
+        min_interval=settings.arxiv_min_interval,
+        retries=settings.http_retries,
+        contact=settings.contact,
+    )
+    with _friendly_errors(), store.job_lock("ingest-oai"):
+        try:
+            summary = harvest(
+                store,
+                client,
+                settings.oai_url,
+                since=since.date(),
+                until=until.date() if until else None,
+                set_spec=set_spec,
+                metadata_prefix=metadata_prefix,
+                restart=restart,
+                on_page=page_done,
+                warn=lambda m: click.echo(f"warning: {m}", err=True),
+            )
+        finally:
+            client.close()
+    resumed = " (resumed)" if summary.resumed else ""
+    click.echo(
+        f"oai{resumed}: {summary.pages} page(s), {summary.deleted} deleted records "
+        f"skipped, {summary.load.line()}"
+    )
+
+
 @ingest.command("hf-daily")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One feed day.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Every day from this one.")

@@ -73,6 +73,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Retries (exponential backoff from 5 s) after a 5xx or network error from arXiv or HF.",
     ),
     Setting(
+        "oai_url",
+        str,
+        "https://oaipmh.arxiv.org/oai",
+        "arXiv OAI-PMH endpoint used by `paperfeed ingest oai`.",
+    ),
+    Setting(
         "hf_api_url",
         str,
         "https://huggingface.co",
@@ -115,6 +121,7 @@ class Settings:
     arxiv_api_url: str
     arxiv_min_interval: float
     http_retries: int
+    oai_url: str
     hf_api_url: str
     hf_min_interval: float
     contact: str

@@ -58,7 +58,9 @@ class PoliteClient:
         """``(the URL asked, the body)`` of a successful answer."""
         where = f"{url}?{httpx.QueryParams(params)}"
         failure = "no attempt"
+        retry_after: float | None = None
         for attempt in range(self.retries + 1):
+            retry_after = None
             self._wait_turn()
             try:
                 response = self._http.get(url, params=params)
@@ -70,8 +72,13 @@ class PoliteClient:
                 failure = f"HTTP {response.status_code}"
                 if response.status_code < 500:
                     raise FetchError(f"{where}: {failure} (after {attempt + 1} attempt(s))")
+                retry_after = _retry_after(response)
             if attempt < self.retries:
-                self._sleep(self.backoff * 2**attempt)
+                # A 503 with Retry-After (as arXiv's OAI-PMH sends) says how long to wait.
+                delay = self.backoff * 2**attempt
+                if failure.startswith("HTTP 503") and retry_after is not None:
+                    delay = retry_after
+                self._sleep(delay)
         raise FetchError(f"{where}: {failure} (after {self.retries + 1} attempt(s))")
 
     def _wait_turn(self) -> None:
@@ -82,3 +89,14 @@ class PoliteClient:
                 self._sleep(wait)
                 now += wait
         self._last_request = now
+
+
+MAX_RETRY_AFTER = 600.0
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a numeric Retry-After header, capped; None if absent or a date."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value.isdigit():
+        return None
+    return min(float(value), MAX_RETRY_AFTER)

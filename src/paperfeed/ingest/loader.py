@@ -172,6 +172,7 @@ def load_records(
     *,
     checkpoint_key: str | None = None,
     done: int = 0,
+    final_checkpoint: tuple[str, int, bool, str | None] | None = None,
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[bool], None] | None = None,
@@ -180,7 +181,8 @@ def load_records(
     """Write ``(position, record or error)`` items in batches; see the module doc.
 
     With a ``checkpoint_key``, each batch also records how many positions are done, so a
-    rerun can skip them (``done`` is where this run started).
+    rerun can skip them (``done`` is where this run started). A ``final_checkpoint`` is
+    instead written with the last batch only (a page-level cursor, as OAI-PMH needs).
     """
     summary = ImportSummary()
     report = _Reporter(warn, strict)
@@ -188,7 +190,11 @@ def load_records(
     first_at: dict[str, str] = {}
 
     def flush(finished: bool) -> None:
-        checkpoint = (checkpoint_key, done, finished) if checkpoint_key else None
+        checkpoint: tuple[str, int, bool] | tuple[str, int, bool, str | None] | None = None
+        if checkpoint_key:
+            checkpoint = (checkpoint_key, done, finished)
+        elif finished:
+            checkpoint = final_checkpoint
         summary.add(store.write_batch(list(batch.values()), checkpoint=checkpoint))
         batch.clear()
         if on_batch:

@@ -120,4 +120,5 @@ import_checkpoints = sa.Table(
     sa.Column("records_done", sa.Integer, nullable=False, comment="input records fully committed"),
     sa.Column("finished", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("cursor", sa.Text, nullable=True, comment="where to resume, source-specific"),
 )

@@ -58,6 +58,7 @@ class BatchResult:
 class Checkpoint:
     records_done: int
     finished: bool
+    cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ class Store:
         self,
         records: Sequence[IngestRecord],
         *,
-        checkpoint: tuple[str, int, bool] | None = None,
+        checkpoint: tuple[str, int, bool] | tuple[str, int, bool, str | None] | None = None,
     ) -> BatchResult:
         """Upsert a batch of records and place them on the feed, in one transaction.
 
@@ -395,16 +396,32 @@ class Store:
             row = conn.execute(
                 sa.select(import_checkpoints).where(import_checkpoints.c.source_key == key)
             ).first()
-        return Checkpoint(row.records_done, row.finished) if row else None
+        return Checkpoint(row.records_done, row.finished, row.cursor) if row else None
 
-    def save_checkpoint(self, key: str, records_done: int, finished: bool) -> None:
+    def save_checkpoint(
+        self, key: str, records_done: int, finished: bool, cursor: str | None = None
+    ) -> None:
         with self.writing() as conn:
-            self._save_checkpoint(conn, key, records_done, finished)
+            self._save_checkpoint(conn, key, records_done, finished, cursor)
+
+    def delete_checkpoint(self, key: str) -> None:
+        with self.writing() as conn:
+            conn.execute(import_checkpoints.delete().where(import_checkpoints.c.source_key == key))
 
     def _save_checkpoint(
-        self, conn: sa.Connection, key: str, records_done: int, finished: bool
+        self,
+        conn: sa.Connection,
+        key: str,
+        records_done: int,
+        finished: bool,
+        cursor: str | None = None,
     ) -> None:
-        values = {"records_done": records_done, "finished": finished, "updated_at": utcnow()}
+        values = {
+            "records_done": records_done,
+            "finished": finished,
+            "updated_at": utcnow(),
+            "cursor": cursor,
+        }
         conn.execute(
             self._insert(import_checkpoints)
             .values(source_key=key, **values)

@@ -1,0 +1,178 @@
+"""OAI-PMH harvest against the recorded real arXiv pages, served over HTTP as a 2-page list."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from conftest import shared_data
+from fixture_server import FixtureServer, route_key
+from paperfeed.ingest import SourceError
+from paperfeed.ingest.http import PoliteClient
+from paperfeed.ingest.oai import OaiError, harvest, parse_page
+from paperfeed.store import Store
+
+FIRST = "/oai?verb=ListRecords&metadataPrefix=oai_dc&from=2024-01-25&set=cs"
+SECOND = "/oai?verb=ListRecords&resumptionToken=6960524%7C1001"
+OAI_HEAD = b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>x</responseDate>'
+TOTAL = 5 + 897
+
+
+@pytest.fixture(scope="module")
+def oai_server() -> Iterator[FixtureServer]:
+    pages = shared_data("fixtures/oai-pmh")
+    first = (pages / "arxiv-oai_dc-ListRecords-cs-2024-01-25-page1-trimmed.xml").read_bytes()
+    second = gzip.decompress((pages / "arxiv-oai_dc-ListRecords-2014-12-24.xml.gz").read_bytes())
+    routes = {
+        route_key(FIRST): first,
+        route_key(SECOND): second,
+        route_key("/oai?verb=ListRecords&metadataPrefix=oai_dc&from=2030-01-01"): OAI_HEAD
+        + b'<error code="noRecordsMatch">no records</error></OAI-PMH>',
+        route_key("/oai?verb=ListRecords&metadataPrefix=oai_dc&from=2031-01-01"): OAI_HEAD
+        + b'<error code="badArgument">from is in the future</error></OAI-PMH>',
+        route_key("/oai?verb=ListRecords&metadataPrefix=oai_dc&from=2032-01-01"): first[:3000],
+    }
+    with FixtureServer(routes) as server:
+        yield server
+
+
+def client(**options: object) -> PoliteClient:
+    settings: dict[str, object] = {"min_interval": 0.0, "backoff": 0.0, **options}
+    return PoliteClient(**settings)  # type: ignore[arg-type]
+
+
+def test_recorded_pages_parse() -> None:
+    pages = shared_data("fixtures/oai-pmh")
+    last = parse_page(
+        gzip.decompress((pages / "arxiv-oai_dc-ListRecords-2014-12-24.xml.gz").read_bytes()), "p2"
+    )
+    assert len(last.items) == 897 and last.token is None
+    golden = next(
+        i for i in last.items if not isinstance(i, Exception) and i.paper.arxiv_id == "math/0208210"
+    ).paper
+    assert golden.authors == ["Leonardo Mondaini"]  # "Mondaini, Leonardo" in Dublin Core
+    assert golden.doi == "10.4236/jamp.2014.213134"
+    assert golden.journal_ref == "Journal of Applied Mathematics and Physics, 2 (2014) 1149-1152"
+    assert golden.comment and golden.comment.startswith("To appear in J. Appl. Math. Phys.")
+    assert (str(golden.published.date()), str(golden.updated.date())) == (  # type: ignore[union-attr]
+        "2002-08-27",
+        "2014-11-11",
+    )
+    first = parse_page(
+        (pages / "arxiv-oai_dc-ListRecords-cs-2024-01-25-page1-trimmed.xml").read_bytes(), "p1"
+    )
+    assert (len(first.items), first.token, first.complete_size) == (5, "6960524|1001", 1162)
+
+
+def test_harvest_follows_the_token_and_is_idempotent(
+    store: Store, oai_server: FixtureServer
+) -> None:
+    api = client()
+    summary = harvest(store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs")
+    assert (summary.pages, summary.load.inserted, summary.load.bad) == (2, TOTAL, 0)
+    assert store.stats().tables["papers"] == TOTAL
+    again = harvest(store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs")
+    assert again.pages == 0  # finished: nothing fetched
+    redo = harvest(
+        store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs", restart=True
+    )
+    assert (redo.load.unchanged, redo.load.inserted) == (TOTAL, 0)
+
+
+def test_503_retry_after_is_honoured(store: Store, oai_server: FixtureServer) -> None:
+    slept: list[float] = []
+    oai_server.faults.append((503, b"", {"Retry-After": "7"}))
+    summary = harvest(
+        store,
+        client(sleep=slept.append, backoff=1.0),
+        oai_server.url + "/oai",
+        since=date(2024, 1, 25),
+        set_spec="cs",
+    )
+    assert slept == [7.0] and summary.load.inserted == TOTAL
+
+
+def test_failure_keeps_the_checkpoint_and_a_rerun_resumes(
+    store: Store, oai_server: FixtureServer
+) -> None:
+    url = oai_server.url + "/oai"
+    oai_server.faults.extend(
+        [
+            (
+                200,
+                (
+                    shared_data("fixtures/oai-pmh")
+                    / "arxiv-oai_dc-ListRecords-cs-2024-01-25-page1-trimmed.xml"
+                ).read_bytes(),
+            ),
+            (500, b"down"),
+            (500, b"down"),
+        ]
+    )
+    with pytest.raises(SourceError, match=r"HTTP 500.*rerun to resume at page 2"):
+        harvest(store, client(retries=1), url, since=date(2024, 1, 25), set_spec="cs")
+    assert store.stats().tables["papers"] == 5
+    resumed = harvest(store, client(), url, since=date(2024, 1, 25), set_spec="cs")
+    assert resumed.resumed and (resumed.pages, resumed.load.inserted) == (1, 897)
+
+
+def test_oai_errors(store: Store, oai_server: FixtureServer) -> None:
+    url = oai_server.url + "/oai"
+    empty = harvest(store, client(), url, since=date(2030, 1, 1))
+    assert (empty.pages, empty.load.read) == (1, 0)
+    with pytest.raises(OaiError, match="OAI-PMH error badArgument: from is in the future"):
+        harvest(store, client(), url, since=date(2031, 1, 1))
+    with pytest.raises(SourceError, match=r"\(page 1\): malformed XML at line \d+, column \d+"):
+        harvest(store, client(), url, since=date(2032, 1, 1))
+
+
+def test_killed_harvest_resumes_without_gaps_or_duplicates(
+    database_url: str, oai_server: FixtureServer
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATABASE_URL=database_url,
+        PAPERFEED_OAI_URL=oai_server.url + "/oai",
+        PAPERFEED_ARXIV_MIN_INTERVAL="0",
+        PAPERFEED_HTTP_RETRIES="0",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "paperfeed",
+        "ingest",
+        "oai",
+        "--from",
+        "2024-01-25",
+        "--set",
+        "cs",
+    ]
+    store = Store.open(database_url)
+    oai_server.delay[route_key(SECOND)] = 30.0  # the second page hangs: kill the job then
+    try:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while store.stats().tables["papers"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        del oai_server.delay[route_key(SECOND)]
+    assert store.stats().tables["papers"] == 5
+    rerun = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "oai (resumed): 1 page(s)" in rerun.stdout and "897 new" in rerun.stdout
+    assert store.stats().tables["papers"] == TOTAL
+    store.close()
