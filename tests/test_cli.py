@@ -64,7 +64,10 @@ def test_upgrade_import_stats(database_url: str, tmp_path: Path) -> None:
     assert "1 file(s) already imported" in again.stdout
     stats = json.loads(paperfeed("stats", "--json", url=database_url).stdout)
     assert stats["tables"]["papers"] == 3 and stats["first_day"] == "2025-03-18"
-    assert "papers: 3" in paperfeed("stats", url=database_url).stdout
+    text = paperfeed("stats", url=database_url).stdout
+    assert "papers: 3" in text and "papers from arxiv-jsonl: 3" in text
+    assert "last import jsonl: " in text and ", ok" in text
+    assert stats["last_runs"]["import jsonl"]["ok"] is True
 
 
 def test_fresh_sqlite_database(tmp_path: Path) -> None:

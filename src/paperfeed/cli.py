@@ -47,6 +47,25 @@ class Context:
 
 
 @contextmanager
+def _job_run(store: Store, job: str) -> Iterator[list[str]]:
+    """Log the run of ``job`` (ok or failed, with its summary) for `paperfeed stats`.
+
+    The body appends its summary line(s) to the yielded list.
+    """
+    from paperfeed.store import utcnow
+
+    started = utcnow()
+    lines: list[str] = []
+    try:
+        yield lines
+    except BaseException as exc:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        store.record_job_run(job, started, False, "; ".join([*lines, f"failed: {message}"]))
+        raise
+    store.record_job_run(job, started, True, "; ".join(lines))
+
+
+@contextmanager
 def _friendly_errors() -> Iterator[None]:
     """Turn the errors people can cause into one line, not a traceback."""
     from paperfeed.ingest import ImportStopped, SourceError
@@ -235,7 +254,7 @@ def _run_import(
     from paperfeed.ingest import import_files
 
     store = ctx.store()
-    with _friendly_errors(), _progress_bar() as progress:
+    with _job_run(store, f"import {kind}") as log, _friendly_errors(), _progress_bar() as progress:
         summary = import_files(
             store,
             kind,
@@ -247,6 +266,7 @@ def _run_import(
             progress=progress,
             warn=lambda message: click.echo(f"warning: {message}", err=True),
         )
+        log.append(summary.line())
     for path, position in summary.resumed_at.items():
         click.echo(f"{path}: resumed after record {position:,}", err=True)
     click.echo(f"{kind}: {summary.line()}")
@@ -338,6 +358,7 @@ def ingest_arxiv(
             retries=settings.http_retries,
             contact=settings.contact,
         ) as client,
+        _job_run(store, "ingest arxiv") as log,
         _friendly_errors(),
         store.job_lock("ingest-arxiv"),
     ):
@@ -352,6 +373,7 @@ def ingest_arxiv(
             )
         except SourceError as exc:
             raise click.ClickException(f"{exc} (papers fetched before this are saved)") from None
+        log.append(summary.line())
     click.echo(f"arxiv: {summary.line()}")
 
 
@@ -399,7 +421,7 @@ def ingest_oai(
         retries=settings.http_retries,
         contact=settings.contact,
     )
-    with _friendly_errors(), store.job_lock("ingest-oai"):
+    with _job_run(store, "ingest oai") as log, _friendly_errors(), store.job_lock("ingest-oai"):
         try:
             summary = harvest(
                 store,
@@ -415,6 +437,7 @@ def ingest_oai(
             )
         finally:
             client.close()
+        log.append(f"{summary.pages} page(s), {summary.load.line()}")
     resumed = " (resumed)" if summary.resumed else ""
     click.echo(
         f"oai{resumed}: {summary.pages} page(s), {summary.deleted} deleted records "
@@ -453,6 +476,7 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
             retries=settings.http_retries,
             contact=settings.contact,
         ) as client,
+        _job_run(store, "ingest hf-daily") as log,
         _friendly_errors(),
         store.job_lock("ingest-hf-daily"),
     ):
@@ -465,6 +489,7 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
             except SourceError as exc:
                 raise click.ClickException(f"{exc} (days before {current} are saved)") from None
             click.echo(f"{current}: {summary.line()}")
+            log.append(f"{current}: {summary.line()}")
             if total is None:
                 total = summary
             else:
@@ -493,10 +518,17 @@ def stats(ctx: Context, as_json: bool) -> None:
         click.echo(f"feed days: {result.feed_days:,} from {result.first_day} to {result.last_day}")
     else:
         click.echo("feed days: none (import some papers)")
+    for source, count in sorted(result.sources.items()):
+        click.echo(f"papers from {source}: {count:,}")
+    for job, run in sorted(result.last_runs.items()):
+        state = "ok" if run.ok else "FAILED"
+        ok_run = result.last_ok_runs.get(job)
+        last_ok = f"; last success {ok_run.finished_at:%Y-%m-%d %H:%M} UTC" if ok_run else ""
+        click.echo(f"last {job}: {run.finished_at:%Y-%m-%d %H:%M} UTC, {state}{last_ok}")
 
 
 def _json_default(value: Any) -> str:
-    if isinstance(value, date):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     raise TypeError(type(value).__name__)
 

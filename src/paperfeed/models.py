@@ -99,6 +99,16 @@ class PaperDetail:
     paper: Paper
     feed_days: list[date] = field(default_factory=list)
     submitted_by: str | None = None
+    versions: list[tuple[int, datetime | None]] = field(default_factory=list)
+    source: str | None = None
+    refreshed_at: datetime | None = None
+
+    @property
+    def latest_version(self) -> tuple[int, datetime | None] | None:
+        """The newest version seen, if the paper has been revised (v2 or later)."""
+        if self.versions and self.versions[-1][0] > 1:
+            return self.versions[-1]
+        return None
 
 
 @dataclass(frozen=True)

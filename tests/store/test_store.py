@@ -224,3 +224,37 @@ def test_stats(store: Store) -> None:
         date(2025, 4, 1),
         2,
     )
+
+
+def test_versions_and_provenance_are_kept(store: Store) -> None:
+    v1 = paper("2501.00001", version=1, published=datetime(2025, 1, 1))
+    store.write_batch([IngestRecord(v1, "arxiv-jsonl", "a:1")])
+    v3 = paper(
+        "2501.00001",
+        version=3,
+        title="Revised",
+        published=datetime(2025, 1, 1),
+        updated=datetime(2025, 3, 2, 10, 0),
+    )
+    store.write_batch([IngestRecord(v3, "arxiv-api", "b:1")])
+    detail = store.paper_detail("2501.00001")
+    assert detail is not None
+    assert detail.versions == [(1, datetime(2025, 1, 1)), (3, datetime(2025, 3, 2, 10, 0))]
+    assert detail.latest_version == (3, datetime(2025, 3, 2, 10, 0))
+    assert detail.source == "arxiv-api" and detail.refreshed_at is not None
+    before = detail.refreshed_at
+    store.write_batch([IngestRecord(v3, "arxiv-oai", "c:1")])  # unchanged, but confirmed
+    again = store.paper_detail("2501.00001")
+    assert again is not None and again.source == "arxiv-oai"
+    assert again.refreshed_at is not None and again.refreshed_at >= before
+    assert store.stats().sources == {"arxiv-oai": 1}
+
+
+def test_job_runs_in_stats(store: Store) -> None:
+    started = datetime(2026, 1, 1)
+    store.record_job_run("ingest oai", started, True, "2 page(s)")
+    store.record_job_run("ingest oai", started, False, "failed: HTTP 503")
+    stats = store.stats()
+    assert stats.last_runs["ingest oai"].ok is False
+    assert stats.last_ok_runs["ingest oai"].summary == "2 page(s)"
+    assert stats.tables["job_runs"] == 2

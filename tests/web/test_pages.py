@@ -172,4 +172,22 @@ def test_query_count_does_not_grow_with_cards(live: LiveServer) -> None:
     assert queries("/")[0] <= 4  # plus "which day is the latest"
     with QueryCounter(live.store.engine) as counter:
         get(live, "/papers/2310.06110")
-    assert len(counter.statements) == 1
+    assert len(counter.statements) == 2  # the paper with its feed days, and its versions
+
+
+def test_revised_paper_says_so(live: LiveServer) -> None:
+    revised = Paper(
+        arxiv_id="0002.00002",
+        title="A revised paper",
+        abstract="Text.",
+        authors=["A. Author"],
+        version=4,
+        published=datetime(2001, 2, 1),
+        updated=datetime(2001, 3, 5),
+        first_seen=datetime(2001, 2, 1),
+    )
+    live.store.write_batch([IngestRecord(revised, "arxiv-api", "test:1")])
+    html = get(live, "/papers/0002.00002").text
+    assert "updated to v4 on Mar 5, 2001" in html and "from arxiv-api" in html
+    data = get_json(live, "/papers/0002.00002")
+    assert data["versions"] == [{"version": 4, "date": "2001-03-05T00:00:00Z"}]

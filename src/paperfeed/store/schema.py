@@ -53,7 +53,43 @@ papers = sa.Table(
         server_default="0",
         comment="count taken from an import (e.g. Hugging Face)",
     ),
+    sa.Column(
+        "source", sa.String(32), nullable=True, comment="the source that last wrote this paper"
+    ),
+    sa.Column(
+        "refreshed_at",
+        sa.DateTime,
+        nullable=True,
+        comment="last time a source confirmed or changed it, UTC",
+    ),
     sa.Index("ix_papers_published", "published"),
+    sa.Index("ix_papers_source", "source"),
+)
+
+paper_versions = sa.Table(
+    "paper_versions",
+    metadata,
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("dated", sa.DateTime, nullable=True, comment="when arXiv dated it, UTC"),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Index("ix_job_runs_job", "job"),
 )
 
 users = sa.Table(

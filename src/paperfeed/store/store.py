@@ -27,7 +27,15 @@ from paperfeed.models import (
 )
 
 from .engine import WRITE_OPTION, DatabaseError, describe_url, make_engine
-from .schema import feed_entries, import_checkpoints, papers, upvotes, users
+from .schema import (
+    feed_entries,
+    import_checkpoints,
+    job_runs,
+    paper_versions,
+    papers,
+    upvotes,
+    users,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -62,12 +70,23 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class JobRun:
+    job: str
+    finished_at: datetime
+    ok: bool
+    summary: str
+
+
+@dataclass(frozen=True)
 class Stats:
     backend: str
     tables: dict[str, int]
     first_day: date | None
     last_day: date | None
     feed_days: int
+    sources: dict[str, int] = field(default_factory=dict)
+    last_runs: dict[str, JobRun] = field(default_factory=dict)
+    last_ok_runs: dict[str, JobRun] = field(default_factory=dict)
 
 
 _PAPER_COLUMNS = (
@@ -91,10 +110,12 @@ def _paper_from_row(row: Any) -> Paper:
     return Paper(**{name: getattr(row, name) for name in _PAPER_COLUMNS})
 
 
-def _row_from_paper(paper: Paper, now: datetime) -> dict[str, Any]:
+def _row_from_paper(paper: Paper, now: datetime, source: str) -> dict[str, Any]:
     row = {name: getattr(paper, name) for name in _PAPER_COLUMNS if name != "upvotes"}
     row["primary_category"] = paper.primary_category
     row["modified_at"] = now
+    row["source"] = source
+    row["refreshed_at"] = now
     return row
 
 
@@ -245,14 +266,22 @@ class Store:
         )
         with self.reading() as conn:
             rows = conn.execute(query).all()
-        if not rows:
-            return None
+            if not rows:
+                return None
+            versions = conn.execute(
+                sa.select(paper_versions.c.version, paper_versions.c.dated)
+                .where(paper_versions.c.paper_id == arxiv_id)
+                .order_by(paper_versions.c.version)
+            ).all()
         days = [r.day for r in rows if r.day is not None]
         submitters = [r.submitted_by_name for r in rows if r.submitted_by_name]
         return PaperDetail(
             paper=_paper_from_row(rows[0]),
             feed_days=days,
             submitted_by=submitters[0] if submitters else None,
+            versions=[(v.version, v.dated) for v in versions],
+            source=rows[0].source,
+            refreshed_at=rows[0].refreshed_at,
         )
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
@@ -283,12 +312,12 @@ class Store:
             return result
         with self.writing() as conn:
             stored, imported = self._papers_for_update(conn, result.ids)
-            inserts, updates, votes = [], [], []
+            inserts, updates, votes, refreshed = [], [], [], []
             for record in records:
                 old = stored.get(record.paper.arxiv_id)
                 merged = merge_paper(old, record.paper, now)
                 if old is None:
-                    row = _row_from_paper(merged, now)
+                    row = _row_from_paper(merged, now, record.source)
                     row["upvotes"] = row["imported_upvotes"] = record.upvotes or 0
                     inserts.append(row)
                     result.inserted += 1
@@ -297,8 +326,10 @@ class Store:
                     result.older += 1
                 elif merged == old:
                     result.unchanged += 1
+                    refreshed.append({"b_id": old.arxiv_id, "source": record.source})
                 else:
-                    updates.append({"b_id": old.arxiv_id, **_row_from_paper(merged, now)})
+                    row = _row_from_paper(merged, now, record.source)
+                    updates.append({"b_id": old.arxiv_id, **row})
                     result.updated += 1
                 if record.upvotes is not None and record.upvotes != imported[old.arxiv_id]:
                     votes.append({"b_id": old.arxiv_id, "n": record.upvotes})
@@ -324,6 +355,14 @@ class Store:
                     .values(columns),
                     updates,
                 )
+            if refreshed:
+                conn.execute(
+                    papers.update()
+                    .where(papers.c.arxiv_id == sa.bindparam("b_id"))
+                    .values(source=sa.bindparam("source"), refreshed_at=now),
+                    refreshed,
+                )
+            self._add_versions(conn, records, now)
             result.upvotes_changed = self._set_imported_upvotes(conn, votes)
             result.feed_entries_added = self._add_feed_entries(conn, records, now)
             if checkpoint:
@@ -362,6 +401,23 @@ class Store:
             votes,
         )
         return len(votes)
+
+    def _add_versions(
+        self, conn: sa.Connection, records: Sequence[IngestRecord], now: datetime
+    ) -> None:
+        """Remember each version number seen, dated by arXiv when the source says so."""
+        rows = {
+            (r.paper.arxiv_id, r.paper.version): {
+                "paper_id": r.paper.arxiv_id,
+                "version": r.paper.version,
+                "dated": r.paper.updated or (r.paper.published if r.paper.version == 1 else None),
+                "seen_at": now,
+            }
+            for r in records
+            if r.paper.version is not None
+        }
+        if rows:
+            conn.execute(self._insert(paper_versions).on_conflict_do_nothing(), list(rows.values()))
 
     def _add_feed_entries(
         self, conn: sa.Connection, records: Sequence[IngestRecord], now: datetime
@@ -487,23 +543,49 @@ class Store:
     # -- statistics -----------------------------------------------------------------------
 
     def stats(self) -> Stats:
-        tables = (papers, feed_entries, users, upvotes, import_checkpoints)
+        tables = (papers, feed_entries, users, upvotes, import_checkpoints, job_runs)
         counts = [sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables]
         days = sa.select(
             sa.func.min(feed_entries.c.day),
             sa.func.max(feed_entries.c.day),
             sa.func.count(sa.distinct(feed_entries.c.day)),
         )
+        by_source = sa.select(papers.c.source, sa.func.count()).group_by(papers.c.source)
+        runs = sa.select(job_runs).order_by(job_runs.c.finished_at, job_runs.c.id)
         with self.reading() as conn:
             row = conn.execute(sa.select(*counts)).one()
             first, last, n_days = conn.execute(days).one()
+            sources = {src or "unknown": n for src, n in conn.execute(by_source)}
+            last_runs: dict[str, JobRun] = {}
+            last_ok: dict[str, JobRun] = {}
+            for run in conn.execute(runs):
+                job = JobRun(run.job, run.finished_at, run.ok, run.summary)
+                last_runs[run.job] = job
+                if run.ok:
+                    last_ok[run.job] = job
         return Stats(
             backend=self.backend,
             tables={t.name: n for t, n in zip(tables, row, strict=True)},
             first_day=first,
             last_day=last,
             feed_days=n_days,
+            sources=sources,
+            last_runs=last_runs,
+            last_ok_runs=last_ok,
         )
+
+    def record_job_run(self, job: str, started_at: datetime, ok: bool, summary: str) -> None:
+        """Log one run of a job (import, ingest …) for `paperfeed stats`."""
+        with self.writing() as conn:
+            conn.execute(
+                job_runs.insert().values(
+                    job=job,
+                    started_at=started_at,
+                    finished_at=utcnow(),
+                    ok=ok,
+                    summary=summary[:2000],
+                )
+            )
 
     # -- jobs -----------------------------------------------------------------------------
 

@@ -116,4 +116,18 @@ def paper_page_json(detail: PaperDetail) -> dict[str, Any]:
         "first_seen_label": human_date(paper.first_seen.date()) if paper.first_seen else None,
         "feed_days": [_iso(day) for day in detail.feed_days],
         "submitted_by": detail.submitted_by,
+        "versions": [{"version": v, "date": _iso(d)} for v, d in detail.versions],
+        "updated_label": _updated_label(detail),
+        "source": detail.source,
+        "refreshed_at": _iso(detail.refreshed_at),
     }
+
+
+def _updated_label(detail: PaperDetail) -> str | None:
+    """ "updated to v3 on Jan 2, 2026" for a revised paper."""
+    latest = detail.latest_version
+    if latest is None:
+        return None
+    version, dated = latest
+    when = f" on {human_date(dated.date())}" if dated else ""
+    return f"updated to v{version}{when}"
