@@ -390,10 +390,10 @@ def ingest_arxiv(
 @click.option(
     "--format",
     "metadata_prefix",
-    type=click.Choice(["oai_dc"]),
-    default="oai_dc",
+    type=click.Choice(["arXiv", "oai_dc"]),
+    default="arXiv",
     show_default=True,
-    help="Metadata format.",
+    help="arXiv (category codes, licence, names split) or oai_dc (Dublin Core).",
 )
 @click.option("--restart", is_flag=True, help="Ignore the checkpoint of an earlier run.")
 @pass_context

@@ -39,6 +39,7 @@ class Paper:
     comment: str | None = None
     journal_ref: str | None = None
     doi: str | None = None
+    license: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
     first_seen: datetime | None = None
@@ -139,6 +140,7 @@ _MERGED_FIELDS = (
     "comment",
     "journal_ref",
     "doi",
+    "license",
     "published",
     "updated",
 )

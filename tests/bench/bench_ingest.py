@@ -89,7 +89,12 @@ def main() -> None:
         client = PoliteClient(min_interval=0, retries=0)
         start = time.perf_counter()
         summary = harvest(
-            store, client, server.url + "/oai", since=date(2014, 12, 24), on_page=on_page
+            store,
+            client,
+            server.url + "/oai",
+            since=date(2014, 12, 24),
+            metadata_prefix="oai_dc",
+            on_page=on_page,
         )
         seconds = time.perf_counter() - start
         stored = store.stats().tables["papers"]

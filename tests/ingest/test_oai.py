@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -76,13 +77,33 @@ def test_harvest_follows_the_token_and_is_idempotent(
     store: Store, oai_server: FixtureServer
 ) -> None:
     api = client()
-    summary = harvest(store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs")
+    summary = harvest(
+        store,
+        api,
+        oai_server.url + "/oai",
+        since=date(2024, 1, 25),
+        set_spec="cs",
+        metadata_prefix="oai_dc",
+    )
     assert (summary.pages, summary.load.inserted, summary.load.bad) == (2, TOTAL, 0)
     assert store.stats().tables["papers"] == TOTAL
-    again = harvest(store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs")
+    again = harvest(
+        store,
+        api,
+        oai_server.url + "/oai",
+        since=date(2024, 1, 25),
+        set_spec="cs",
+        metadata_prefix="oai_dc",
+    )
     assert again.pages == 0  # finished: nothing fetched
     redo = harvest(
-        store, api, oai_server.url + "/oai", since=date(2024, 1, 25), set_spec="cs", restart=True
+        store,
+        api,
+        oai_server.url + "/oai",
+        since=date(2024, 1, 25),
+        set_spec="cs",
+        restart=True,
+        metadata_prefix="oai_dc",
     )
     assert (redo.load.unchanged, redo.load.inserted) == (TOTAL, 0)
 
@@ -96,6 +117,7 @@ def test_503_retry_after_is_honoured(store: Store, oai_server: FixtureServer) ->
         oai_server.url + "/oai",
         since=date(2024, 1, 25),
         set_spec="cs",
+        metadata_prefix="oai_dc",
     )
     assert slept == [7.0] and summary.load.inserted == TOTAL
 
@@ -118,20 +140,29 @@ def test_failure_keeps_the_checkpoint_and_a_rerun_resumes(
         ]
     )
     with pytest.raises(SourceError, match=r"HTTP 500.*rerun to resume at page 2"):
-        harvest(store, client(retries=1), url, since=date(2024, 1, 25), set_spec="cs")
+        harvest(
+            store,
+            client(retries=1),
+            url,
+            since=date(2024, 1, 25),
+            set_spec="cs",
+            metadata_prefix="oai_dc",
+        )
     assert store.stats().tables["papers"] == 5
-    resumed = harvest(store, client(), url, since=date(2024, 1, 25), set_spec="cs")
+    resumed = harvest(
+        store, client(), url, since=date(2024, 1, 25), set_spec="cs", metadata_prefix="oai_dc"
+    )
     assert resumed.resumed and (resumed.pages, resumed.load.inserted) == (1, 897)
 
 
 def test_oai_errors(store: Store, oai_server: FixtureServer) -> None:
     url = oai_server.url + "/oai"
-    empty = harvest(store, client(), url, since=date(2030, 1, 1))
+    empty = harvest(store, client(), url, since=date(2030, 1, 1), metadata_prefix="oai_dc")
     assert (empty.pages, empty.load.read) == (1, 0)
     with pytest.raises(OaiError, match="OAI-PMH error badArgument: from is in the future"):
-        harvest(store, client(), url, since=date(2031, 1, 1))
+        harvest(store, client(), url, since=date(2031, 1, 1), metadata_prefix="oai_dc")
     with pytest.raises(SourceError, match=r"\(page 1\): malformed XML at line \d+, column \d+"):
-        harvest(store, client(), url, since=date(2032, 1, 1))
+        harvest(store, client(), url, since=date(2032, 1, 1), metadata_prefix="oai_dc")
 
 
 def test_killed_harvest_resumes_without_gaps_or_duplicates(
@@ -154,6 +185,8 @@ def test_killed_harvest_resumes_without_gaps_or_duplicates(
         "2024-01-25",
         "--set",
         "cs",
+        "--format",
+        "oai_dc",
     ]
     store = Store.open(database_url)
     oai_server.delay[route_key(SECOND)] = 30.0  # the second page hangs: kill the job then
@@ -176,3 +209,34 @@ def test_killed_harvest_resumes_without_gaps_or_duplicates(
     assert "oai (resumed): 1 page(s)" in rerun.stdout and "897 new" in rerun.stdout
     assert store.stats().tables["papers"] == TOTAL
     store.close()
+
+
+ARXIV_PAGES = Path(__file__).resolve().parent.parent / "data" / "oai-arxiv"
+
+
+def test_arxiv_format_pages(store: Store) -> None:
+    """Pages in arXiv's own format, written from its published schema (see the README there)."""
+    first = (ARXIV_PAGES / "page1.xml").read_bytes()
+    second = (ARXIV_PAGES / "page2.xml").read_bytes()
+    routes = {
+        route_key("/oai?verb=ListRecords&metadataPrefix=arXiv&from=2024-01-25&set=cs"): first,
+        route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): second,
+    }
+    with FixtureServer(routes) as server:
+        summary = harvest(
+            store, client(), server.url + "/oai", since=date(2024, 1, 25), set_spec="cs"
+        )
+    assert (summary.pages, summary.load.inserted, summary.deleted) == (2, 3, 1)
+    thesis = store.get_paper("1303.2033")
+    assert thesis is not None
+    assert thesis.categories == ["cs.DS", "cs.IT", "math.IT", "math.NA"]
+    assert thesis.authors == ["Vilnis Liepins"]
+    assert thesis.license == "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"
+    assert thesis.abstract.startswith("This summary of the doctoral thesis")
+    assert str(thesis.published) == "2013-03-08 00:00:00"
+    assert str(thesis.updated) == "2024-01-23 00:00:00"
+    clustering = store.get_paper("2401.14038")
+    assert clustering is not None
+    assert clustering.authors == ["Hai-Xin Zhang Jr", "Dong Huang"]
+    assert clustering.license is None  # a javascript: "licence" is not kept
+    assert store.get_paper("2401.99999") is None  # deleted

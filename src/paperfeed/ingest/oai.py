@@ -5,8 +5,9 @@ so a harvest killed at any point resumes at the first page not yet stored: no du
 gaps. ``noRecordsMatch`` is a successful harvest of zero records; other OAI errors
 (``badResumptionToken``, ``badArgument`` …) stop with their code and message.
 
-Formats: ``oai_dc`` (Dublin Core, what the recorded pages use). arXiv's richer ``arXiv``
-format is not read yet.
+Formats: ``arXiv`` (arXiv's own: authors split into names, category codes, licence, dates of
+the first and latest version; the default) and ``oai_dc`` (Dublin Core: names as "Last, First",
+subjects as long names, so categories stay unknown).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ SOURCE = "arxiv-oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 OAI_DC = "{http://www.openarchives.org/OAI/2.0/oai_dc/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-FORMATS = ("oai_dc",)
+ARXIV_FMT = "{http://arxiv.org/OAI/arXiv/}"
+FORMATS = ("arXiv", "oai_dc")
 _ABS_URL = re.compile(r"^https?://arxiv\.org/abs/(.+)$")
 
 
@@ -84,7 +86,10 @@ def parse_page(data: bytes, source: str) -> OaiPage:
             continue
         location = f"{source} (record {index})"
         try:
-            page.items.append(_dc_record(record, location))
+            if record.find(f"{OAI}metadata/{ARXIV_FMT}arXiv") is not None:
+                page.items.append(_arxiv_record(record, location))
+            else:
+                page.items.append(_dc_record(record, location))
         except RecordError as exc:
             page.items.append(exc)
     token = listing.find(f"{OAI}resumptionToken")
@@ -148,6 +153,60 @@ def _dc_record(record: Element, location: str) -> IngestRecord:
     return IngestRecord(paper=paper, source=SOURCE, location=location)
 
 
+def _arxiv_record(record: Element, location: str) -> IngestRecord:
+    """A record in arXiv's ``arXiv`` metadata format (schema http://arxiv.org/OAI/arXiv.xsd)."""
+    meta = record.find(f"{OAI}metadata/{ARXIV_FMT}arXiv")
+    assert meta is not None
+
+    def text(name: str) -> str | None:
+        value = meta.findtext(f"{ARXIV_FMT}{name}")
+        return value.strip() if value and value.strip() else None
+
+    try:
+        arxiv_id, version = split_arxiv_id(text("id") or "")
+    except InvalidArxivId as exc:
+        raise RecordError(location, str(exc)) from None
+    authors = []
+    for author in meta.findall(f"{ARXIV_FMT}authors/{ARXIV_FMT}author"):
+        parts = [author.findtext(f"{ARXIV_FMT}{n}") for n in ("forenames", "keyname", "suffix")]
+        authors.append(" ".join(p.strip() for p in parts if p and p.strip()))
+    license_url = text("license")
+    if license_url and not license_url.startswith(("https://", "http://")):
+        license_url = None
+    flat: dict[str, Any] = {
+        "title": text("title"),
+        "abstract": text("abstract"),
+        "authors": authors,
+        "categories": (text("categories") or "").split(),
+        "comment": text("comments"),
+        "journal_ref": text("journal-ref"),
+        "doi": text("doi"),
+        "license": license_url,
+    }
+    try:
+        created, updated = text("created"), text("updated")
+        paper = Paper(
+            arxiv_id=arxiv_id,
+            version=version,
+            title=fields.required_text(flat, "title", max_len=fields.MAX_TITLE),
+            abstract=fields.required_text(flat, "abstract", max_len=fields.MAX_ABSTRACT),
+            authors=fields.string_list(flat, "authors", max_items=fields.MAX_AUTHORS),
+            categories=fields.string_list(flat, "categories", max_items=fields.MAX_CATEGORIES)
+            or None,
+            comment=fields.text(flat, "comment", max_len=fields.MAX_COMMENT, required=False),
+            journal_ref=fields.text(
+                flat, "journal_ref", max_len=fields.MAX_COMMENT, required=False
+            ),
+            doi=fields.text(flat, "doi", max_len=256, required=False),
+            license=fields.text(flat, "license", max_len=256, required=False),
+            published=_day(created, "created") if created else None,
+            updated=_day(updated, "updated") if updated else None,
+        )
+    except fields.FieldError as exc:
+        raise RecordError(location, str(exc)) from None
+    return IngestRecord(paper=paper, source=SOURCE, location=location)
+
+
 def _first_last(creator: str) -> str:
     """Dublin Core writes "Last, First"; the store keeps names as people write them."""
     last, comma, first = creator.partition(",")
@@ -166,14 +225,14 @@ def harvest(
     since: date,
     until: date | None = None,
     set_spec: str | None = None,
-    metadata_prefix: str = "oai_dc",
+    metadata_prefix: str = "arXiv",
     restart: bool = False,
     on_page: Callable[[int, OaiPage], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> HarvestSummary:
     """Harvest ``ListRecords`` from ``since`` (to ``until``) into the store, resumably."""
     if metadata_prefix not in FORMATS:
-        raise ValueError(f"metadata format {metadata_prefix!r} is not supported: use oai_dc")
+        raise ValueError(f"metadata format {metadata_prefix!r} is not one of {FORMATS}")
     params: dict[str, Any] = {
         "verb": "ListRecords",
         "metadataPrefix": metadata_prefix,

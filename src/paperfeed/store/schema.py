@@ -35,6 +35,9 @@ papers = sa.Table(
     sa.Column("comment", sa.Text, nullable=True),
     sa.Column("journal_ref", sa.Text, nullable=True),
     sa.Column("doi", sa.String(256), nullable=True),
+    sa.Column(
+        "license", sa.String(256), nullable=True, comment="licence URL, when the source gives it"
+    ),
     sa.Column("published", sa.DateTime, nullable=True, comment="UTC"),
     sa.Column("updated", sa.DateTime, nullable=True, comment="UTC"),
     sa.Column("first_seen", sa.DateTime, nullable=False, comment="UTC"),

@@ -99,6 +99,7 @@ _PAPER_COLUMNS = (
     "comment",
     "journal_ref",
     "doi",
+    "license",
     "published",
     "updated",
     "first_seen",

@@ -56,6 +56,10 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "comment": paper.comment,
         "journal_ref": paper.journal_ref,
         "doi": paper.doi,
+        "license": paper.license,
+        "license_url": paper.license
+        if paper.license and paper.license.startswith(("https://", "http://"))
+        else None,
         "published": _iso(paper.published),
         "updated": _iso(paper.updated),
         "first_seen": _iso(paper.first_seen),
