@@ -14,16 +14,18 @@ from paperfeed.store import Store
 
 
 def paperfeed(
-    *args: str, url: str | None = None, check: bool = True
+    *args: str, url: str | None = None, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    """Run the CLI in a fresh process with only the given PAPERFEED_ settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
     if url:
-        env["PAPERFEED_DATABASE_URL"] = url
+        environment["PAPERFEED_DATABASE_URL"] = url
+    environment.update(env or {})
     result = subprocess.run(
         [sys.executable, "-m", "paperfeed", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         timeout=300,
         check=False,
     )

@@ -233,25 +233,11 @@ def test_cli_ingest_arxiv(database_url: str, arxiv_server: FixtureServer) -> Non
 
 
 def paperfeed_with(database_url: str, api_url: str, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
+    from test_cli import paperfeed
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env.update(
-        PAPERFEED_DATABASE_URL=database_url,
-        PAPERFEED_ARXIV_API_URL=api_url,
-        PAPERFEED_ARXIV_MIN_INTERVAL="0",
-        PAPERFEED_HTTP_RETRIES="0",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "paperfeed", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+    settings = {
+        "PAPERFEED_ARXIV_API_URL": api_url,
+        "PAPERFEED_ARXIV_MIN_INTERVAL": "0",
+        "PAPERFEED_HTTP_RETRIES": "0",
+    }
+    return paperfeed(*args, url=database_url, check=check, env=settings)

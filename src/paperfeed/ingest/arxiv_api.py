@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from paperfeed.models import IngestRecord, InvalidArxivId, Paper, split_arxiv_id
+from paperfeed.models import IngestRecord, InvalidArxivId, split_arxiv_id
 
 from . import fields
 from .errors import RecordError, SourceError
@@ -99,19 +99,10 @@ def _entry_record(entry: Element, location: str) -> IngestRecord:
         "doi": _text(entry, f"{ARXIV}doi"),
     }
     try:
-        paper = Paper(
-            arxiv_id=arxiv_id,
-            version=version,
-            title=fields.required_text(flat, "title", max_len=fields.MAX_TITLE),
-            abstract=fields.required_text(flat, "abstract", max_len=fields.MAX_ABSTRACT),
-            authors=fields.string_list(flat, "authors", max_items=fields.MAX_AUTHORS),
-            categories=fields.string_list(flat, "categories", max_items=fields.MAX_CATEGORIES)
-            or None,
-            comment=fields.text(flat, "comment", max_len=fields.MAX_COMMENT, required=False),
-            journal_ref=fields.text(
-                flat, "journal_ref", max_len=fields.MAX_COMMENT, required=False
-            ),
-            doi=fields.text(flat, "doi", max_len=256, required=False),
+        paper = fields.build_paper(
+            arxiv_id,
+            version,
+            flat,
             published=fields.iso_datetime(_text(entry, f"{ATOM}published"), "published"),
             updated=fields.iso_datetime(_text(entry, f"{ATOM}updated"), "updated"),
         )

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from paperfeed.models import InvalidArxivId, split_arxiv_id
+from paperfeed.models import InvalidArxivId, Paper, split_arxiv_id
 
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
@@ -124,3 +124,33 @@ def optional_int(obj: dict[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FieldError(f"field {key!r} must be a non-negative integer")
     return value
+
+
+def build_paper(
+    arxiv_id: str,
+    version: int | None,
+    flat: dict[str, Any],
+    *,
+    published: datetime | None = None,
+    updated: datetime | None = None,
+) -> Paper:
+    """A :class:`Paper` from a source's fields, flattened to common names: ``title``,
+    ``abstract``, ``authors``, and optionally ``categories``, ``comment``, ``journal_ref``,
+    ``doi`` and ``license``. A missing optional field stays unknown (``None``)."""
+    categories = None
+    if flat.get("categories") is not None:
+        categories = string_list(flat, "categories", max_items=MAX_CATEGORIES) or None
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=required_text(flat, "title", max_len=MAX_TITLE),
+        abstract=required_text(flat, "abstract", max_len=MAX_ABSTRACT),
+        authors=string_list(flat, "authors", max_items=MAX_AUTHORS),
+        categories=categories,
+        comment=text(flat, "comment", max_len=MAX_COMMENT, required=False),
+        journal_ref=text(flat, "journal_ref", max_len=MAX_COMMENT, required=False),
+        doi=text(flat, "doi", max_len=256, required=False),
+        license=text(flat, "license", max_len=256, required=False),
+        published=published,
+        updated=updated,
+    )

@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from paperfeed.models import IngestRecord, InvalidArxivId, Paper, split_arxiv_id
+from paperfeed.models import IngestRecord, InvalidArxivId, split_arxiv_id
 from paperfeed.store import Store
 
 from . import fields
@@ -134,17 +134,10 @@ def _dc_record(record: Element, location: str) -> IngestRecord:
         "doi": dois[0] if dois else None,
     }
     try:
-        paper = Paper(
-            arxiv_id=arxiv_id,
-            version=version,
-            title=fields.required_text(flat, "title", max_len=fields.MAX_TITLE),
-            abstract=fields.required_text(flat, "abstract", max_len=fields.MAX_ABSTRACT),
-            authors=fields.string_list(flat, "authors", max_items=fields.MAX_AUTHORS),
-            comment=fields.text(flat, "comment", max_len=fields.MAX_COMMENT, required=False),
-            journal_ref=fields.text(
-                flat, "journal_ref", max_len=fields.MAX_COMMENT, required=False
-            ),
-            doi=fields.text(flat, "doi", max_len=256, required=False),
+        paper = fields.build_paper(
+            arxiv_id,
+            version,
+            flat,
             published=_day(dates[0], "date") if dates else None,
             updated=_day(dates[-1], "date") if len(dates) > 1 else None,
         )
@@ -185,20 +178,10 @@ def _arxiv_record(record: Element, location: str) -> IngestRecord:
     }
     try:
         created, updated = text("created"), text("updated")
-        paper = Paper(
-            arxiv_id=arxiv_id,
-            version=version,
-            title=fields.required_text(flat, "title", max_len=fields.MAX_TITLE),
-            abstract=fields.required_text(flat, "abstract", max_len=fields.MAX_ABSTRACT),
-            authors=fields.string_list(flat, "authors", max_items=fields.MAX_AUTHORS),
-            categories=fields.string_list(flat, "categories", max_items=fields.MAX_CATEGORIES)
-            or None,
-            comment=fields.text(flat, "comment", max_len=fields.MAX_COMMENT, required=False),
-            journal_ref=fields.text(
-                flat, "journal_ref", max_len=fields.MAX_COMMENT, required=False
-            ),
-            doi=fields.text(flat, "doi", max_len=256, required=False),
-            license=fields.text(flat, "license", max_len=256, required=False),
+        paper = fields.build_paper(
+            arxiv_id,
+            version,
+            flat,
             published=_day(created, "created") if created else None,
             updated=_day(updated, "updated") if updated else None,
         )
