@@ -6,6 +6,7 @@ cannot be reached) ends the command with one clear line on stderr and a non-zero
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -443,6 +444,93 @@ def ingest_oai(
         f"oai{resumed}: {summary.pages} page(s), {summary.deleted} deleted records "
         f"skipped, {summary.load.line()}"
     )
+
+
+@ingest.command("daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The feed day to fill (default: today, UTC).",
+)
+@click.option("--with-hf", is_flag=True, help="Also pull the Hugging Face daily papers.")
+@click.option("--dry-run", is_flag=True, help="Fetch and count, write nothing.")
+@pass_context
+def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
+    """The cron job: harvest new arXiv papers of PAPERFEED_CATEGORIES onto the day's feed.
+
+    Harvests arXiv's OAI-PMH from the day of the last successful run (or the day before)
+    for the sets holding the categories, keeps papers in those categories and puts them on
+    the feed day; with --with-hf, also that day's Hugging Face daily papers.
+    """
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from paperfeed.ingest import load_records
+    from paperfeed.ingest.hf_daily import HfDailyClient
+    from paperfeed.ingest.http import PoliteClient
+    from paperfeed.ingest.oai import harvest, oai_set
+    from paperfeed.models import IngestRecord
+
+    settings = ctx.settings
+    store = ctx.store()
+    feed_day = day.date() if day else datetime.now(UTC).date()
+    categories = set(settings.category_list)
+    if not categories:
+        raise click.UsageError("PAPERFEED_CATEGORIES is empty")
+    last_ok = store.stats().last_ok_runs.get("ingest daily")
+    since = last_ok.finished_at.date() if last_ok else feed_day - timedelta(days=1)
+
+    def on_feed(record: IngestRecord) -> IngestRecord | None:
+        if not categories.intersection(record.paper.categories or ()):
+            return None
+        return replace(record, feed_day=feed_day)
+
+    lines = []
+    client = PoliteClient(
+        min_interval=settings.arxiv_min_interval,
+        retries=settings.http_retries,
+        contact=settings.contact,
+    )
+    job: contextlib.AbstractContextManager[list[str]] = (
+        contextlib.nullcontext([]) if dry_run else _job_run(store, "ingest daily")
+    )
+    with job as log, _friendly_errors(), store.job_lock("ingest-daily"):
+        try:
+            for set_spec in sorted({oai_set(c) for c in categories}):
+                summary = harvest(
+                    store,
+                    client,
+                    settings.oai_url,
+                    since=since,
+                    set_spec=set_spec,
+                    transform=on_feed,
+                    dry_run=dry_run,
+                )
+                lines.append(
+                    f"arXiv set {set_spec} since {since}: {summary.pages} page(s), "
+                    f"{summary.filtered:,} outside the categories, "
+                    f"{summary.load.line()}"
+                )
+            if with_hf:
+                with HfDailyClient(
+                    settings.hf_api_url,
+                    min_interval=settings.hf_min_interval,
+                    retries=settings.http_retries,
+                    contact=settings.contact,
+                ) as hf:
+                    items = list(hf.fetch_day(feed_day))
+                    if dry_run:
+                        lines.append(f"hf-daily {feed_day}: {len(items)} entries (dry run)")
+                    else:
+                        hf_summary = load_records(store, enumerate(items, 1))
+                        lines.append(f"hf-daily {feed_day}: {hf_summary.line()}")
+        finally:
+            client.close()
+        log.extend(lines)
+    prefix = "dry run, nothing written: " if dry_run else ""
+    for line in lines:
+        click.echo(prefix + line)
 
 
 @ingest.command("hf-daily")

@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
         "arXiv OAI-PMH endpoint used by `paperfeed ingest oai`.",
     ),
     Setting(
+        "categories",
+        str,
+        "cs.LG,cs.AI,cs.CL,cs.CV,stat.ML,cond-mat.stat-mech,cond-mat.dis-nn",
+        "arXiv categories `paperfeed ingest daily` puts on the feed (comma-separated).",
+    ),
+    Setting(
         "hf_api_url",
         str,
         "https://huggingface.co",
@@ -122,6 +128,7 @@ class Settings:
     arxiv_min_interval: float
     http_retries: int
     oai_url: str
+    categories: str
     hf_api_url: str
     hf_min_interval: float
     contact: str
@@ -142,6 +149,10 @@ class Settings:
                 ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def category_list(self) -> list[str]:
+        return [c.strip() for c in self.categories.split(",") if c.strip()]
 
     @property
     def resolved_database_url(self) -> str:

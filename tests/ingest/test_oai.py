@@ -240,3 +240,50 @@ def test_arxiv_format_pages(store: Store) -> None:
     assert clustering.authors == ["Hai-Xin Zhang Jr", "Dong Huang"]
     assert clustering.license is None  # a javascript: "licence" is not kept
     assert store.get_paper("2401.99999") is None  # deleted
+
+
+def test_oai_sets_of_categories() -> None:
+    from paperfeed.ingest.oai import oai_set
+
+    assert oai_set("cs.LG") == "cs" and oai_set("stat.ML") == "stat"
+    assert oai_set("cond-mat.stat-mech") == "physics:cond-mat"
+    assert oai_set("quant-ph") == "physics:quant-ph"
+
+
+def test_daily_job(database_url: str) -> None:
+    """`paperfeed ingest daily` keeps the configured categories and fills the feed day."""
+    from test_cli import paperfeed
+
+    first = (ARXIV_PAGES / "page1.xml").read_bytes()
+    second = (ARXIV_PAGES / "page2.xml").read_bytes()
+    routes = {
+        route_key("/oai?verb=ListRecords&metadataPrefix=arXiv&from=2024-01-24&set=cs"): first,
+        route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): second,
+    }
+    with FixtureServer(routes) as server:
+        settings = {
+            "PAPERFEED_OAI_URL": server.url + "/oai",
+            "PAPERFEED_CATEGORIES": "cs.CL, cs.LG",
+            "PAPERFEED_ARXIV_MIN_INTERVAL": "0",
+            "PAPERFEED_HTTP_RETRIES": "0",
+        }
+        args = ("ingest", "daily", "--date", "2024-01-25")
+        dry = paperfeed(*args, "--dry-run", url=database_url, env=settings)
+        assert "dry run, nothing written: arXiv set cs since 2024-01-24: 2 page(s)" in dry.stdout
+        store = Store.open(database_url)
+        assert store.stats().tables["papers"] == 0
+        real = paperfeed(*args, url=database_url, env=settings)
+        assert "1 outside the categories" in real.stdout and "2 new" in real.stdout
+        items, total = store.feed(date(2024, 1, 25), date(2024, 1, 25), limit=10)
+        assert total == 2
+        assert {i.paper.arxiv_id for i in items} == {"2401.14040", "2401.14038"}
+        stats = store.stats()
+        assert stats.last_ok_runs["ingest daily"].ok
+        store.close()
+    down = paperfeed(
+        *args,
+        url=database_url,
+        env={**settings, "PAPERFEED_OAI_URL": "http://127.0.0.1:9/oai"},
+        check=False,
+    )
+    assert down.returncode == 1 and down.stderr.startswith("Error: http://127.0.0.1:9/oai")

@@ -55,6 +55,7 @@ class OaiPage:
 class HarvestSummary:
     pages: int = 0
     deleted: int = 0
+    filtered: int = 0
     resumed: bool = False
     load: ImportSummary = field(default_factory=ImportSummary)
 
@@ -212,8 +213,15 @@ def harvest(
     restart: bool = False,
     on_page: Callable[[int, OaiPage], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    transform: Callable[[IngestRecord], IngestRecord | None] | None = None,
+    dry_run: bool = False,
 ) -> HarvestSummary:
-    """Harvest ``ListRecords`` from ``since`` (to ``until``) into the store, resumably."""
+    """Harvest ``ListRecords`` from ``since`` (to ``until``) into the store, resumably.
+
+    ``transform`` may change a record (say, put it on a feed day) or drop it (``None``;
+    counted in ``summary.filtered``). ``dry_run`` fetches and parses every page but writes
+    nothing, not even a checkpoint.
+    """
     if metadata_prefix not in FORMATS:
         raise ValueError(f"metadata format {metadata_prefix!r} is not one of {FORMATS}")
     params: dict[str, Any] = {
@@ -227,7 +235,7 @@ def harvest(
         params["set"] = set_spec
     key = "oai:" + base_url + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
     summary = HarvestSummary()
-    checkpoint = None if restart else store.get_checkpoint(key)
+    checkpoint = None if restart or dry_run else store.get_checkpoint(key)
     if checkpoint and checkpoint.finished:
         return summary
     pages_done = checkpoint.records_done if checkpoint else 0
@@ -243,12 +251,19 @@ def harvest(
         page = parse_page(body, f"{where} (page {pages_done + 1})")
         pages_done += 1
         finished = page.token is None
-        result = load_records(
-            store,
-            enumerate(page.items, start=1),
-            final_checkpoint=(key, pages_done, finished, page.token),
-            warn=warn,
-        )
+        items = _transformed(page.items, transform, summary)
+        if dry_run:
+            result = ImportSummary(
+                read=sum(not isinstance(i, RecordError) for i in items),
+                bad=sum(isinstance(i, RecordError) for i in items),
+            )
+        else:
+            result = load_records(
+                store,
+                enumerate(items, start=1),
+                final_checkpoint=(key, pages_done, finished, page.token),
+                warn=warn,
+            )
         summary.pages += 1
         summary.deleted += page.deleted
         summary.load.merge(result)
@@ -257,3 +272,44 @@ def harvest(
         if finished:
             return summary
         token = page.token
+
+
+def _transformed(
+    items: list[IngestRecord | RecordError],
+    transform: Callable[[IngestRecord], IngestRecord | None] | None,
+    summary: HarvestSummary,
+) -> list[IngestRecord | RecordError]:
+    if transform is None:
+        return items
+    kept: list[IngestRecord | RecordError] = []
+    for item in items:
+        changed = item if isinstance(item, RecordError) else transform(item)
+        if changed is None:
+            summary.filtered += 1
+        else:
+            kept.append(changed)
+    return kept
+
+
+PHYSICS_ARCHIVES = {
+    "astro-ph",
+    "cond-mat",
+    "gr-qc",
+    "hep-ex",
+    "hep-lat",
+    "hep-ph",
+    "hep-th",
+    "math-ph",
+    "nlin",
+    "nucl-ex",
+    "nucl-th",
+    "physics",
+    "quant-ph",
+}
+
+
+def oai_set(category: str) -> str:
+    """The arXiv OAI-PMH set that holds a category: ``cs.LG`` → ``cs``,
+    ``cond-mat.stat-mech`` → ``physics:cond-mat``."""
+    archive = category.split(".", 1)[0]
+    return f"physics:{archive}" if archive in PHYSICS_ARCHIVES else archive
