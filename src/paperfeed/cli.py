@@ -560,7 +560,7 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
     with (
         HfDailyClient(
             settings.hf_api_url,
-            min_interval=1.0,
+            min_interval=settings.hf_min_interval,
             retries=settings.http_retries,
             contact=settings.contact,
         ) as client,
