@@ -47,6 +47,12 @@ class Context:
         return self._store
 
 
+def _http_options(settings: Settings, source: str) -> dict[str, Any]:
+    """Politeness of requests to ``source`` ("arxiv" or "hf"): spacing, retries, contact."""
+    interval = settings.arxiv_min_interval if source == "arxiv" else settings.hf_min_interval
+    return {"min_interval": interval, "retries": settings.http_retries, "contact": settings.contact}
+
+
 @contextmanager
 def _job_run(store: Store, job: str) -> Iterator[list[str]]:
     """Log the run of ``job`` (ok or failed, with its summary) for `paperfeed stats`.
@@ -355,9 +361,7 @@ def ingest_arxiv(
     with (
         ArxivClient(
             settings.arxiv_api_url,
-            min_interval=settings.arxiv_min_interval,
-            retries=settings.http_retries,
-            contact=settings.contact,
+            **_http_options(settings, "arxiv"),
         ) as client,
         _job_run(store, "ingest arxiv") as log,
         _friendly_errors(),
@@ -418,9 +422,7 @@ def ingest_oai(
         click.echo(f"page {number}: {len(page.items):,} records{size}", err=True)
 
     client = PoliteClient(
-        min_interval=settings.arxiv_min_interval,
-        retries=settings.http_retries,
-        contact=settings.contact,
+        **_http_options(settings, "arxiv"),
     )
     with _job_run(store, "ingest oai") as log, _friendly_errors(), store.job_lock("ingest-oai"):
         try:
@@ -488,9 +490,7 @@ def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
 
     lines = []
     client = PoliteClient(
-        min_interval=settings.arxiv_min_interval,
-        retries=settings.http_retries,
-        contact=settings.contact,
+        **_http_options(settings, "arxiv"),
     )
     job: contextlib.AbstractContextManager[list[str]] = (
         contextlib.nullcontext([]) if dry_run else _job_run(store, "ingest daily")
@@ -515,9 +515,7 @@ def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
             if with_hf:
                 with HfDailyClient(
                     settings.hf_api_url,
-                    min_interval=settings.hf_min_interval,
-                    retries=settings.http_retries,
-                    contact=settings.contact,
+                    **_http_options(settings, "hf"),
                 ) as hf:
                     items = list(hf.fetch_day(feed_day))
                     if dry_run:
@@ -560,9 +558,7 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
     with (
         HfDailyClient(
             settings.hf_api_url,
-            min_interval=settings.hf_min_interval,
-            retries=settings.http_retries,
-            contact=settings.contact,
+            **_http_options(settings, "hf"),
         ) as client,
         _job_run(store, "ingest hf-daily") as log,
         _friendly_errors(),

@@ -214,15 +214,20 @@ def test_killed_harvest_resumes_without_gaps_or_duplicates(
 ARXIV_PAGES = Path(__file__).resolve().parent.parent / "data" / "oai-arxiv"
 
 
+def arxiv_format_routes(since: str) -> dict[tuple[str, frozenset[tuple[str, str]]], bytes]:
+    """The two arXiv-format pages, as a harvest of set cs from ``since`` asks for them."""
+    first = f"/oai?verb=ListRecords&metadataPrefix=arXiv&from={since}&set=cs"
+    return {
+        route_key(first): (ARXIV_PAGES / "page1.xml").read_bytes(),
+        route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): (
+            ARXIV_PAGES / "page2.xml"
+        ).read_bytes(),
+    }
+
+
 def test_arxiv_format_pages(store: Store) -> None:
     """Pages in arXiv's own format, written from its published schema (see the README there)."""
-    first = (ARXIV_PAGES / "page1.xml").read_bytes()
-    second = (ARXIV_PAGES / "page2.xml").read_bytes()
-    routes = {
-        route_key("/oai?verb=ListRecords&metadataPrefix=arXiv&from=2024-01-25&set=cs"): first,
-        route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): second,
-    }
-    with FixtureServer(routes) as server:
+    with FixtureServer(arxiv_format_routes("2024-01-25")) as server:
         summary = harvest(
             store, client(), server.url + "/oai", since=date(2024, 1, 25), set_spec="cs"
         )
@@ -254,13 +259,7 @@ def test_daily_job(database_url: str) -> None:
     """`paperfeed ingest daily` keeps the configured categories and fills the feed day."""
     from test_cli import paperfeed
 
-    first = (ARXIV_PAGES / "page1.xml").read_bytes()
-    second = (ARXIV_PAGES / "page2.xml").read_bytes()
-    routes = {
-        route_key("/oai?verb=ListRecords&metadataPrefix=arXiv&from=2024-01-24&set=cs"): first,
-        route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): second,
-    }
-    with FixtureServer(routes) as server:
+    with FixtureServer(arxiv_format_routes("2024-01-24")) as server:
         settings = {
             "PAPERFEED_OAI_URL": server.url + "/oai",
             "PAPERFEED_CATEGORIES": "cs.CL, cs.LG",

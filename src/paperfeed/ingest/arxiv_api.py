@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import ElementTree
-from defusedxml.common import DefusedXmlException
+from xml.etree.ElementTree import Element
 
 from paperfeed.models import IngestRecord, InvalidArxivId, split_arxiv_id
 
 from . import fields
 from .errors import RecordError, SourceError
 from .http import FetchError, PoliteClient
+from .xmldoc import parse_xml
 
 SOURCE = "arxiv-api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -43,13 +41,7 @@ class FeedPage:
 def parse_feed(data: bytes, source: str) -> FeedPage:
     """One API response as records. Malformed XML raises :class:`SourceError` with the
     position; an error feed (an entry titled ``Error``) raises :class:`ArxivApiError`."""
-    try:
-        root = ElementTree.fromstring(data)
-    except ParseError as exc:
-        line, column = exc.position
-        raise SourceError(f"{source}: malformed XML at line {line}, column {column}") from None
-    except DefusedXmlException as exc:
-        raise SourceError(f"{source}: refused XML ({type(exc).__name__})") from None
+    root = parse_xml(data, source)
     if root.tag != f"{ATOM}feed":
         raise SourceError(f"{source}: not an Atom feed (root element {root.tag!r})")
     entries = root.findall(f"{ATOM}entry")

@@ -17,10 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import ElementTree
-from defusedxml.common import DefusedXmlException
+from xml.etree.ElementTree import Element
 
 from paperfeed.models import IngestRecord, InvalidArxivId, split_arxiv_id
 from paperfeed.store import Store
@@ -29,6 +26,7 @@ from . import fields
 from .errors import RecordError, SourceError
 from .http import FetchError, PoliteClient
 from .loader import ImportSummary, load_records
+from .xmldoc import parse_xml
 
 SOURCE = "arxiv-oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -63,13 +61,7 @@ class HarvestSummary:
 def parse_page(data: bytes, source: str) -> OaiPage:
     """One ``ListRecords`` response. Located errors for bad XML; :class:`OaiError` for OAI
     errors other than ``noRecordsMatch``."""
-    try:
-        root = ElementTree.fromstring(data)
-    except ParseError as exc:
-        line, column = exc.position
-        raise SourceError(f"{source}: malformed XML at line {line}, column {column}") from None
-    except DefusedXmlException as exc:
-        raise SourceError(f"{source}: refused XML ({type(exc).__name__})") from None
+    root = parse_xml(data, source)
     error = root.find(f"{OAI}error")
     if error is not None:
         code = error.get("code", "unknown")

@@ -461,10 +461,6 @@ class Store:
         with self.writing() as conn:
             self._save_checkpoint(conn, key, records_done, finished, cursor)
 
-    def delete_checkpoint(self, key: str) -> None:
-        with self.writing() as conn:
-            conn.execute(import_checkpoints.delete().where(import_checkpoints.c.source_key == key))
-
     def _save_checkpoint(
         self,
         conn: sa.Connection,
