@@ -12,7 +12,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -153,14 +154,16 @@ def free_port() -> int:
 class LiveServer:
     """The app served by uvicorn on loopback in a background thread."""
 
-    def __init__(self, store: Store, **settings: object) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime] | None = None, **settings: object
+    ) -> None:
         import uvicorn
 
         from paperfeed.web import create_app
 
         self.store = store
         self.settings = Settings.from_env({}, database_url=store.url, **settings)
-        self.app = create_app(self.settings, store)
+        self.app = create_app(self.settings, store, clock=clock)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")

@@ -453,41 +453,67 @@ def ingest_oai(
     "--date",
     "day",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="The feed day to fill (default: today, UTC).",
+    help="The listing day to fill, harvesting up to it only (default: arXiv's current listing).",
+)
+@click.option(
+    "--at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Run as if at this instant (ISO 8601 with a UTC offset), e.g. for a backfill.",
 )
 @click.option("--with-hf", is_flag=True, help="Also pull the Hugging Face daily papers.")
 @click.option("--dry-run", is_flag=True, help="Fetch and count, write nothing.")
 @pass_context
-def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
+def ingest_daily(ctx: Context, day: Any, at: Any, with_hf: bool, dry_run: bool) -> None:
     """The cron job: harvest new arXiv papers of PAPERFEED_CATEGORIES onto the day's feed.
 
-    Harvests arXiv's OAI-PMH from the day of the last successful run (or the day before)
-    for the sets holding the categories, keeps papers in those categories and puts them on
-    the feed day; with --with-hf, also that day's Hugging Face daily papers.
+    The feed day is arXiv's current listing: the one of the latest announcement (20:00 US
+    Eastern, Sunday to Thursday, not on arXiv holidays), whatever the server's time zone,
+    so a run on a Saturday or a holiday refreshes the last listing instead of inventing a
+    new day. Harvests arXiv's OAI-PMH from the day of the last successful run (or the day
+    before the listing) for the sets holding the categories and stores the papers in those
+    categories; each new paper goes on the feed day of the listing that announced it (its
+    OAI datestamp), so a missed run catches up day by day, while replacements and updates
+    of older papers are stored without being featured again. With --with-hf, also the
+    listing day's Hugging Face daily papers.
     """
+    from collections import Counter
     from dataclasses import replace
     from datetime import UTC, datetime, timedelta
 
     from paperfeed.ingest import load_records
+    from paperfeed.ingest.daily import announced_listing
     from paperfeed.ingest.hf_daily import HfDailyClient
     from paperfeed.ingest.http import PoliteClient
     from paperfeed.ingest.oai import harvest, oai_set
     from paperfeed.models import IngestRecord
 
     settings = ctx.settings
-    store = ctx.store()
-    feed_day = day.date() if day else datetime.now(UTC).date()
+    calendar = settings.arxiv_calendar()
+    now = at.astimezone(UTC) if at else datetime.now(UTC)
+    feed_day = day.date() if day else calendar.current_listing(now)
     categories = set(settings.category_list)
     if not categories:
         raise click.UsageError("PAPERFEED_CATEGORIES is empty")
+    status = calendar.status(feed_day)
+    if not status.is_listing:
+        click.echo(f"note: {feed_day} has no arXiv listing: {status.explanation}", err=True)
+    store = ctx.store()
     last_ok = store.stats().last_ok_runs.get("ingest daily")
     since = last_ok.finished_at.date() if last_ok else feed_day - timedelta(days=1)
+    since = min(since, feed_day)
+    until = feed_day if day else None
+    new_on: Counter[date] = Counter()
 
     def on_feed(record: IngestRecord) -> IngestRecord | None:
         if not categories.intersection(record.paper.categories or ()):
             return None
-        return replace(record, feed_day=feed_day)
+        listing = announced_listing(record, last=feed_day)
+        if listing is None:
+            return record  # a replacement or an update of an older paper: stored, not featured
+        new_on[listing] += 1
+        return replace(record, feed_day=listing)
 
+    announced = f"{calendar.announcement_time(feed_day):%Y-%m-%d %H:%M} UTC"
     lines = []
     client = PoliteClient(
         **_http_options(settings, "arxiv"),
@@ -503,6 +529,7 @@ def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
                     client,
                     settings.oai_url,
                     since=since,
+                    until=until,
                     set_spec=set_spec,
                     transform=on_feed,
                     dry_run=dry_run,
@@ -512,6 +539,8 @@ def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
                     f"{summary.filtered:,} outside the categories, "
                     f"{summary.load.line()}"
                 )
+            for listing, count in sorted(new_on.items()):
+                lines.append(f"listing {listing}: {count:,} new paper(s) for the feed")
             if with_hf:
                 with HfDailyClient(
                     settings.hf_api_url,
@@ -527,6 +556,7 @@ def ingest_daily(ctx: Context, day: Any, with_hf: bool, dry_run: bool) -> None:
             client.close()
         log.extend(lines)
     prefix = "dry run, nothing written: " if dry_run else ""
+    click.echo(f"{prefix}feed day {feed_day} (arXiv listing announced {announced})")
     for line in lines:
         click.echo(prefix + line)
 

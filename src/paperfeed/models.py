@@ -129,6 +129,7 @@ class IngestRecord:
     feed_day: date | None = None
     submitted_by: str | None = None
     upvotes: int | None = None  # a count imported from the source, if it has one
+    datestamp: date | None = None  # OAI-PMH: the day arXiv changed the record (its listing)
 
 
 _MERGED_FIELDS = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paperfeed.arxiv_calendar import ArxivCalendar, HolidayError
+
 PREFIX = "PAPERFEED_"
 
 
@@ -103,6 +105,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Contact (URL or e-mail) put in the User-Agent of requests to arXiv, as arXiv asks.",
     ),
     Setting(
+        "arxiv_holidays",
+        str,
+        "",
+        "Extra arXiv holiday evenings without an announcement (US Eastern dates, "
+        "comma-separated `YYYY-MM-DD`), added to the list bundled from arXiv's published "
+        "schedule; copy new ones from https://info.arxiv.org/help/availability.html.",
+    ),
+    Setting(
         "db_pool_size",
         int,
         "5",
@@ -132,6 +142,7 @@ class Settings:
     hf_api_url: str
     hf_min_interval: float
     contact: str
+    arxiv_holidays: str
     db_pool_size: int
 
     @classmethod
@@ -148,7 +159,16 @@ class Settings:
                     f"{setting.env_var}={raw!r} is not a valid {setting.kind.__name__}"
                 ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        settings = cls(**values)
+        settings.arxiv_calendar()  # a bad holiday date fails at start, not on a page
+        return settings
+
+    def arxiv_calendar(self) -> ArxivCalendar:
+        """arXiv's announcement calendar with the published and configured holidays."""
+        try:
+            return ArxivCalendar.with_extra(self.arxiv_holidays)
+        except HolidayError as exc:
+            raise SettingsError(f"{PREFIX}ARXIV_HOLIDAYS: {exc}") from None
 
     @property
     def category_list(self) -> list[str]:

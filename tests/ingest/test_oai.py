@@ -214,9 +214,13 @@ def test_killed_harvest_resumes_without_gaps_or_duplicates(
 ARXIV_PAGES = Path(__file__).resolve().parent.parent / "data" / "oai-arxiv"
 
 
-def arxiv_format_routes(since: str) -> dict[tuple[str, frozenset[tuple[str, str]]], bytes]:
+def arxiv_format_routes(
+    since: str, until: str | None = None
+) -> dict[tuple[str, frozenset[tuple[str, str]]], bytes]:
     """The two arXiv-format pages, as a harvest of set cs from ``since`` asks for them."""
     first = f"/oai?verb=ListRecords&metadataPrefix=arXiv&from={since}&set=cs"
+    if until:
+        first += f"&until={until}"
     return {
         route_key(first): (ARXIV_PAGES / "page1.xml").read_bytes(),
         route_key("/oai?verb=ListRecords&resumptionToken=arxiv-format%7C2"): (
@@ -256,29 +260,62 @@ def test_oai_sets_of_categories() -> None:
 
 
 def test_daily_job(database_url: str) -> None:
-    """`paperfeed ingest daily` keeps the configured categories and fills the feed day."""
+    """`paperfeed ingest daily` fills arXiv's current listing, whatever the local time zone:
+    new papers of the configured categories go on the feed day of their listing,
+    a replaced old paper is stored but not featured, and a rerun adds nothing."""
     from test_cli import paperfeed
 
-    with FixtureServer(arxiv_format_routes("2024-01-24")) as server:
+    routes = {
+        **arxiv_format_routes("2024-01-24"),
+        **arxiv_format_routes("2024-01-25"),
+        **arxiv_format_routes("2024-01-26"),
+    }
+    with FixtureServer(routes) as server:
         settings = {
             "PAPERFEED_OAI_URL": server.url + "/oai",
-            "PAPERFEED_CATEGORIES": "cs.CL, cs.LG",
+            "PAPERFEED_CATEGORIES": "cs.CL, cs.LG, cs.DS",
             "PAPERFEED_ARXIV_MIN_INTERVAL": "0",
             "PAPERFEED_HTTP_RETRIES": "0",
         }
-        args = ("ingest", "daily", "--date", "2024-01-25")
-        dry = paperfeed(*args, "--dry-run", url=database_url, env=settings)
-        assert "dry run, nothing written: arXiv set cs since 2024-01-24: 2 page(s)" in dry.stdout
+        # Friday 09:30 in Tokyo is Thursday 19:30 in New York: Friday's listing is not out.
+        early = ("ingest", "daily", "--at", "2024-01-26T09:30+09:00", "--dry-run")
+        dry = paperfeed(*early, url=database_url, env=settings)
+        assert "dry run, nothing written: feed day 2024-01-25 (arXiv listing announced " in (
+            dry.stdout
+        )
+        assert "2024-01-25 01:00 UTC" in dry.stdout
+        assert "arXiv set cs since 2024-01-24: 2 page(s)" in dry.stdout
+        assert "listing" not in dry.stdout.replace("arXiv listing announced", "")
         store = Store.open(database_url)
         assert store.stats().tables["papers"] == 0
+        # At 11:00 in Tokyo (21:00 in New York) Friday's listing is out.
+        args = ("ingest", "daily", "--at", "2024-01-26T11:00+09:00")
         real = paperfeed(*args, url=database_url, env=settings)
-        assert "1 outside the categories" in real.stdout and "2 new" in real.stdout
-        items, total = store.feed(date(2024, 1, 25), date(2024, 1, 25), limit=10)
+        assert "feed day 2024-01-26" in real.stdout
+        assert "arXiv set cs since 2024-01-25" in real.stdout and "3 new" in real.stdout
+        assert "listing 2024-01-26: 2 new paper(s) for the feed" in real.stdout
+        items, total = store.feed(date(2024, 1, 26), date(2024, 1, 26), limit=10)
         assert total == 2
         assert {i.paper.arxiv_id for i in items} == {"2401.14040", "2401.14038"}
+        assert store.get_paper("1303.2033") is not None  # stored, updated, not featured
+        assert store.feed(date(2024, 1, 1), date(2024, 1, 25), limit=10)[1] == 0
         stats = store.stats()
         assert stats.last_ok_runs["ingest daily"].ok
+        again = paperfeed(*args, url=database_url, env=settings)
+        assert "since 2024-01-26" in again.stdout and "3 unchanged" in again.stdout
+        assert store.feed(date(2024, 1, 26), date(2024, 1, 26), limit=10)[1] == 2
+        # An explicit listing day harvests up to that day only.
+        routes.update(arxiv_format_routes("2024-01-26", until="2024-01-26"))
+        explicit = paperfeed(
+            "ingest", "daily", "--date", "2024-01-26", url=database_url, env=settings
+        )
+        assert "feed day 2024-01-26" in explicit.stdout
+        routes.update(arxiv_format_routes("2024-01-27", until="2024-01-27"))
+        saturday = ("ingest", "daily", "--date", "2024-01-27", "--dry-run")
+        saturday_run = paperfeed(*saturday, url=database_url, env=settings)
+        assert "note: 2024-01-27 has no arXiv listing" in saturday_run.stderr
         store.close()
+    args = ("ingest", "daily", "--date", "2024-01-26")
     down = paperfeed(
         *args,
         url=database_url,

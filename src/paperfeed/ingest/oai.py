@@ -136,7 +136,7 @@ def _dc_record(record: Element, location: str) -> IngestRecord:
         )
     except fields.FieldError as exc:
         raise RecordError(location, str(exc)) from None
-    return IngestRecord(paper=paper, source=SOURCE, location=location)
+    return IngestRecord(paper=paper, source=SOURCE, location=location, datestamp=_datestamp(record))
 
 
 def _arxiv_record(record: Element, location: str) -> IngestRecord:
@@ -180,7 +180,15 @@ def _arxiv_record(record: Element, location: str) -> IngestRecord:
         )
     except fields.FieldError as exc:
         raise RecordError(location, str(exc)) from None
-    return IngestRecord(paper=paper, source=SOURCE, location=location)
+    return IngestRecord(paper=paper, source=SOURCE, location=location, datestamp=_datestamp(record))
+
+
+def _datestamp(record: Element) -> date | None:
+    text = record.findtext(f"{OAI}header/{OAI}datestamp", default="").strip()
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
 
 
 def _first_last(creator: str) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from paperfeed.arxiv_calendar import ArxivCalendar, DayStatus
 from paperfeed.models import FeedPage
 from paperfeed.store import Store
 
@@ -96,3 +97,54 @@ def latest_period(store: Store, kind: str) -> Period | None:
     """The day, week or month holding the latest feed day, or None for an empty feed."""
     latest = store.latest_day()
     return period_of(kind, latest) if latest else None
+
+
+@dataclass(frozen=True)
+class CalendarState:
+    """The arXiv calendar around a day page, as of ``now``."""
+
+    day: DayStatus
+    current_listing: date
+    next_listing: date
+    next_announcement: datetime
+    notice: str | None  # shown on top of the page when readers would wonder
+
+
+def calendar_state(
+    calendar: ArxivCalendar, now: datetime, day: date, *, is_latest: bool
+) -> CalendarState:
+    """Where ``day`` stands in arXiv's calendar; for the home page (``is_latest``: ``day``
+    is the newest day on the feed), a notice when there is nothing newer to show and why."""
+    current = calendar.current_listing(now)
+    upcoming = calendar.next_listing(now)
+    announced = calendar.announcement_time(upcoming)
+    notice = None
+    if is_latest:
+        today = now.astimezone(UTC).date()
+        if day < current:
+            notice = (
+                f"arXiv's listing of {_human(current)} is out but not on this feed yet; "
+                f"the newest papers here are from {_human(day)}."
+            )
+        elif today > current:
+            status = calendar.status(today)
+            why = status.explanation if not status.is_listing else ""
+            notice = (
+                f"No new arXiv papers yet today. {why} The next listing, {_human(upcoming)}, "
+                f"is announced at 20:00 US Eastern ({announced:%a %H:%M} UTC)."
+            ).replace("  ", " ")
+    return CalendarState(calendar.status(day), current, upcoming, announced, notice)
+
+
+def empty_day_reason(calendar: ArxivCalendar, now: datetime, day: date) -> tuple[str, str]:
+    """The error code and message for a day page without papers."""
+    status = calendar.status(day)
+    if not status.is_listing:
+        return "no_announcement", status.explanation
+    if status.announced_at and status.announced_at > now:
+        return "not_announced_yet", f"{status.explanation} It is not out yet."
+    return "no_papers", f"No papers on the feed for {day.isoformat()}."
+
+
+def _human(day: date) -> str:
+    return f"{day:%A} {day:%b} {day.day}, {day.year}"

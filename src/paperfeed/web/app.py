@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -23,7 +25,13 @@ HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The site over ``store``; ``clock`` (an aware "now", default the system's) dates the
+    arXiv calendar notices."""
     settings = settings or Settings.from_env()
     if store is None:
         store = Store.open(settings.resolved_database_url, pool_size=settings.db_pool_size)
@@ -37,6 +45,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.calendar = settings.arxiv_calendar()
+    app.state.clock = clock or (lambda: datetime.now(UTC))
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["site_name"] = settings.site_name
     app.state.templates = templates

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from paperfeed.models import FeedItem, FeedPage, Paper, PaperDetail
+from paperfeed.rank.feeds import CalendarState
 
 PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
 
@@ -107,6 +108,19 @@ def feed_json(page: FeedPage, preview_chars: int) -> dict[str, Any]:
         "previous_url": base + page.previous if page.previous else None,
         "next_url": base + page.next if page.next else None,
         "papers": [card_json(item, preview_chars) for item in page.items],
+    }
+
+
+def calendar_json(state: CalendarState) -> dict[str, Any]:
+    return {
+        "is_listing_day": state.day.is_listing,
+        "reason": state.day.reason,
+        "holiday": state.day.holiday,
+        "explanation": state.day.explanation,
+        "current_listing": _iso(state.current_listing),
+        "next_listing": _iso(state.next_listing),
+        "next_announcement": state.next_announcement.isoformat(timespec="minutes"),
+        "notice": state.notice,
     }
 
 

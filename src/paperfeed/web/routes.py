@@ -8,7 +8,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.models import InvalidArxivId, split_arxiv_id
-from paperfeed.rank.feeds import Period, PeriodError, feed_page, latest_period, parse_period
+from paperfeed.rank.feeds import (
+    Period,
+    PeriodError,
+    calendar_state,
+    empty_day_reason,
+    feed_page,
+    latest_period,
+    parse_period,
+)
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -53,17 +61,22 @@ def _feed_data(request: Request, kind: str, label: str | None, page: str | None)
     number = _page_number(page)
     result = feed_page(store, period, page=number, page_size=settings.page_size)
     data = present.feed_json(result, settings.abstract_preview_chars)
+    now = request.app.state.clock()
+    calendar = request.app.state.calendar
     if result.total == 0:
+        code, message = "no_papers", f"No papers on the feed for {period.label}."
+        if kind == "day":
+            code, message = empty_day_reason(calendar, now, period.start)
         links = {
-            f"previous {kind}": data["previous_url"],
+            f"previous {kind}" if code == "no_papers" else "last day with papers": data[
+                "previous_url"
+            ],
             f"next {kind}": data["next_url"],
         }
-        raise PageError(
-            404,
-            "no_papers",
-            f"No papers on the feed for {period.label}.",
-            {name: url for name, url in links.items() if url},
-        )
+        raise PageError(404, code, message, {name: url for name, url in links.items() if url})
+    if kind == "day":
+        state = calendar_state(calendar, now, period.start, is_latest=label is None)
+        data["calendar"] = present.calendar_json(state)
     if number > result.pages:
         raise PageError(404, "no_such_page", f"{period.label} has only {result.pages} page(s).")
     return data
