@@ -131,13 +131,16 @@ def demo_store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     """A database with the bundled demo data set loaded (shared by a module's tests)."""
-    from paperfeed.cli import DEMO_DIR
+    from paperfeed.cli import DEMO_DIR, DEMO_VECTORS
     from paperfeed.ingest import import_files
+    from paperfeed.search.embed import MODEL_NAME
+    from paperfeed.search.indexer import import_vectors
 
     url = _new_database(request, request.param, tmp_path_factory.mktemp("demo"))
     store = Store.open(url)
     import_files(store, "jsonl", sorted(DEMO_DIR.glob("arxiv-*.jsonl.gz")))
     import_files(store, "hf-daily", sorted(DEMO_DIR.glob("hf-daily-*.jsonl.gz")))
+    import_vectors(store, MODEL_NAME, DEMO_VECTORS)
     yield store
     store.close()
 

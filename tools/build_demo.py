@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,27 @@ def main() -> None:
     write_jsonl_gz(OUT / "arxiv-2025-12.jsonl.gz", arxiv_records())
     write_jsonl_gz(OUT / "hf-daily-2025-q4.jsonl.gz", hf_records())
     write_jsonl_gz(OUT / "hf-daily-seed.jsonl.gz", seed_records())
+    embed_demo()
+
+
+def embed_demo() -> None:
+    """Embed the demo papers the way `paperfeed index` does (after importing them the way
+    `paperfeed import demo` does) and ship the vectors, as float16, with the data."""
+    from paperfeed.ingest import import_files
+    from paperfeed.search.embed import default_embedder
+    from paperfeed.search.indexer import export_vectors, index_papers
+    from paperfeed.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{tmp}/demo.sqlite3")
+        store.migrate()
+        import_files(store, "jsonl", sorted(OUT.glob("arxiv-*.jsonl.gz")))
+        import_files(store, "hf-daily", sorted(OUT.glob("hf-daily-*.jsonl.gz")))
+        embedder = default_embedder()
+        summary = index_papers(store, embedder)
+        count = export_vectors(store, embedder.name, OUT / "embeddings.npz", dtype="float16")
+        store.close()
+    print(f"embeddings: {summary.line()}; {count:,} vectors written")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from paperfeed.settings import Settings, SettingsError, env_sample, markdown_tab
 from paperfeed.store import DatabaseError, JobLocked, Store
 
 DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_VECTORS = DEMO_DIR / "embeddings.npz"
 
 
 class Context:
@@ -244,9 +245,16 @@ def import_hf_daily(
 @import_.command("demo")
 @pass_context
 def import_demo(ctx: Context) -> None:
-    """Load the small demo data set bundled with paperfeed (fast when already loaded)."""
+    """Load the small demo data set bundled with paperfeed (fast when already loaded),
+    with its search embeddings, so search works without running `paperfeed index`."""
+    from paperfeed.search.embed import MODEL_NAME
+    from paperfeed.search.indexer import import_vectors
+
     _run_import(ctx, "jsonl", sorted(DEMO_DIR.glob("arxiv-*.jsonl.gz")), False, False, 1000)
     _run_import(ctx, "hf-daily", sorted(DEMO_DIR.glob("hf-daily-*.jsonl.gz")), False, False, 1000)
+    with _friendly_errors():
+        stored = import_vectors(ctx.store(), MODEL_NAME, DEMO_VECTORS)
+    click.echo(f"embeddings: {stored:,} stored from the demo set")
 
 
 def _run_import(
@@ -280,10 +288,23 @@ def _run_import(
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal; nothing when stderr is a pipe or a file."""
+def _progress_bar(
+    label: str = "importing", log_every: int | None = None
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal. When stderr is a pipe or a file: nothing, or with
+    ``log_every``, a line each time that many more items are done."""
     if not sys.stderr.isatty():
-        yield None
+        if log_every is None:
+            yield None
+            return
+        logged = {"at": 0}
+
+        def log_line(done: int, total: int) -> None:
+            if done - logged["at"] >= log_every or done == total:
+                click.echo(f"{label}: {done:,}/{total:,}", err=True)
+                logged["at"] = done
+
+        yield log_line
         return
     state: dict[str, Any] = {"bar": None, "total": 0, "done": 0}
 
@@ -291,7 +312,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
         if state["bar"] is None or state["total"] != total:
             if state["bar"] is not None:
                 state["bar"].render_finish()
-            state["bar"] = click.progressbar(length=total, label="importing", file=sys.stderr)
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
             state["bar"].__enter__()
             state["total"], state["done"] = total, 0
         state["bar"].update(done - state["done"])
@@ -610,6 +631,145 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
                 total.merge(summary)
     if total is not None and len(days) > 1:
         click.echo(f"hf-daily, {len(days)} days: {total.line()}")
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+@cli.command("index")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
+@click.option("--limit", type=click.IntRange(1), help="Embed at most this many papers.")
+@click.option("--dry-run", is_flag=True, help="Count what needs embedding, embed nothing.")
+@pass_context
+def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -> None:
+    """Embed new and changed papers for semantic search (incremental, resumable).
+
+    Only papers without a vector, or whose title or abstract changed since, are embedded;
+    each batch is committed, so an interrupted run continues where it stopped.
+    """
+    from paperfeed.search.embed import default_embedder
+    from paperfeed.search.indexer import index_papers
+
+    store = ctx.store()
+    if dry_run:
+        summary = index_papers(store, default_embedder(), limit=limit, dry_run=True)
+        click.echo(f"dry run: {summary.to_do:,} papers new or changed, nothing embedded")
+        return
+    job = _job_run(store, "index")
+    with job as log, _friendly_errors(), store.job_lock("index"):
+        with _progress_bar("embedding", log_every=1000) as progress:
+            summary = index_papers(
+                store, default_embedder(), batch_size=batch_size, limit=limit, progress=progress
+            )
+        log.append(summary.line())
+    click.echo(f"index: {summary.line()}")
+
+
+@cli.command("search")
+@click.argument("text")
+@click.option("--mode", type=click.Choice(["hybrid", "keyword", "semantic"]), default="hybrid")
+@click.option("--sort", type=click.Choice(["relevance", "date", "upvotes"]))
+@click.option("--limit", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def search_cmd(
+    ctx: Context, text: str, mode: str, sort: str | None, limit: int, as_json: bool
+) -> None:
+    """Search the papers: words, "a phrase", -word, author:, cat:, year:, since:, until:.
+
+    Example: paperfeed search 'spin glass -quantum cat:cond-mat year:2023'
+    """
+    from paperfeed.search import QuerySyntaxError, Searcher
+
+    try:
+        with _friendly_errors():
+            results = Searcher(ctx.store()).search(text, mode=mode, sort=sort, page_size=limit)
+    except QuerySyntaxError as exc:
+        raise click.UsageError(f"bad query: {exc}") from None
+    if as_json:
+        from paperfeed.web.present import search_json
+
+        click.echo(json.dumps(search_json(results, 300), indent=2))
+        return
+    if not results.hits:
+        click.echo("no results")
+        return
+    for rank, hit in enumerate(results.hits, start=1):
+        paper = hit.paper
+        when = paper.published or paper.first_seen
+        authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+        click.echo(f"{rank:>2}. {paper.title}")
+        click.echo(
+            f"    {paper.arxiv_id} · {when:%Y-%m-%d} · {paper.upvotes} upvotes · {authors}"
+            if when
+            else f"    {paper.arxiv_id} · {paper.upvotes} upvotes · {authors}"
+        )
+    click.echo(f"{len(results.hits)} of {results.total:,} results ({results.mode})")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure search quality on a relevance benchmark."""
+
+
+@eval_group.command("beir")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True, help="The qrels split to score.")
+@click.option("--tune-on", help="Also tune the hybrid fusion on this split (say, train).")
+@click.option(
+    "--scratch-url",
+    help="An empty database to load the data set into (default: a temporary SQLite file).",
+)
+@click.option(
+    "--vectors",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cache of the corpus embeddings (.npz): read if it matches, else written.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def eval_beir(
+    path: Path,
+    split: str,
+    tune_on: str | None,
+    scratch_url: str | None,
+    vectors: Path | None,
+    as_json: bool,
+) -> None:
+    """nDCG@10 and Recall@100 of keyword, semantic and hybrid search on a BEIR data set
+    (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv), e.g. SciFact, through the product's
+    own indexing and ranking code."""
+    import tempfile
+
+    from paperfeed.search import Searcher
+    from paperfeed.search.evaluate import prepare_store, report
+
+    with tempfile.TemporaryDirectory() as tmp, _friendly_errors():
+        url = scratch_url or f"sqlite:///{tmp}/eval.sqlite3"
+        with _progress_bar("embedding", log_every=1000) as progress:
+            store, data, tuning = prepare_store(url, path, split, tune_on, vectors, progress)
+        try:
+            result = report(Searcher(store), data, tuning)
+        finally:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    size = f"{result['queries']} queries, {result['documents']:,} documents"
+    click.echo(f"{path.name} ({split}, {size}, {result['backend']})")
+    click.echo(f"{'ranker':<10} {'nDCG@10':>8} {'R@100':>8} {'p50 ms':>8}")
+    for mode, figures in result["rankers"].items():
+        click.echo(
+            f"{mode:<10} {figures['ndcg@10']:>8.4f} {figures['recall@100']:>8.4f} "
+            f"{figures['p50_ms']:>8.1f}"
+        )
+    if "tuned" in result:
+        tuned = result["tuned"]
+        click.echo(
+            f"fusion tuned on {tune_on}: k={tuned['k']:g}, keyword weight "
+            f"{tuned['keyword_weight']:g} -> {split} nDCG@10 {tuned['ndcg@10']:.4f}"
+        )
+
+
+eval_group.add_command(eval_beir, "scifact")
 
 
 # -- stats and settings -------------------------------------------------------------------

@@ -69,7 +69,7 @@ class FeedItem:
     """A paper as it appears on a feed: the day it was featured and who put it there."""
 
     paper: Paper
-    day: date
+    day: date | None  # None outside a feed (a search result)
     submitted_by: str | None = None
 
 
@@ -168,3 +168,25 @@ def merge_paper(old: Paper | None, new: Paper, seen_at: datetime) -> Paper:
     if new.first_seen is not None and (old.first_seen is None or new.first_seen < old.first_seen):
         changes["first_seen"] = new.first_seen
     return replace(old, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What a search result must (not) contain, besides being relevant. Empty = no filter."""
+
+    phrases: tuple[str, ...] = ()  # must appear as written
+    excluded: tuple[str, ...] = ()  # words or phrases that must not appear
+    authors: tuple[str, ...] = ()  # each must be part of an author's name
+    categories: tuple[str, ...] = ()  # any of: a category (cs.LG) or an archive (cs, hep-th)
+    since: date | None = None  # first published on arXiv on or after
+    until: date | None = None  # ... on or before
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.phrases
+            or self.excluded
+            or self.authors
+            or self.categories
+            or self.since
+            or self.until
+        )

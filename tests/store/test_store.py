@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from paperfeed.models import IngestRecord, Paper
 from paperfeed.store import DatabaseError, JobLocked, Store
-from paperfeed.store.schema import metadata
+from paperfeed.store.schema import include_object, metadata
 
 
 def paper(arxiv_id: str, **fields: object) -> Paper:
@@ -41,7 +41,8 @@ def test_migrations_build_the_declared_schema(store: Store) -> None:
     from alembic.runtime.migration import MigrationContext
 
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, metadata)
     assert diff == []
     assert store.schema_revision() == store.head_revision()
 

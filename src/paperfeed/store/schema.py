@@ -6,8 +6,13 @@ create it step by step; a test checks that the two agree.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+
+EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 
 metadata = sa.MetaData(
     naming_convention={
@@ -21,6 +26,33 @@ metadata = sa.MetaData(
 
 # JSON lists (authors, categories): JSONB on PostgreSQL, JSON text on SQLite.
 JsonList = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Embedding(sa.types.TypeDecorator[np.ndarray]):
+    """A float32 vector: pgvector's ``vector`` on PostgreSQL, little-endian bytes on SQLite."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import VECTOR
+
+            return dialect.type_descriptor(VECTOR(EMBEDDING_DIM))
+        return dialect.type_descriptor(sa.LargeBinary())
+
+    def process_bind_param(self, value: np.ndarray | None, dialect: sa.Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return np.asarray(value, dtype="<f4").tobytes()
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> np.ndarray | None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return np.asarray(value, dtype=np.float32)
+        return np.frombuffer(value, dtype="<f4")
+
 
 papers = sa.Table(
     "papers",
@@ -65,9 +97,50 @@ papers = sa.Table(
         nullable=True,
         comment="last time a source confirmed or changed it, UTC",
     ),
+    sa.Column(
+        "doc_id",
+        sa.Integer,
+        nullable=True,
+        comment="stable integer id for search indexes, set on insert",
+    ),
     sa.Index("ix_papers_published", "published"),
     sa.Index("ix_papers_source", "source"),
+    sa.Index("ix_papers_doc_id", "doc_id", unique=True),
 )
+
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("text_hash", sa.String(40), nullable=False, comment="sha1 of the embedded text"),
+    sa.Column("embedded_at", sa.DateTime, nullable=False),
+    sa.Column("vector", Embedding(), nullable=False, comment="L2-normalised"),
+    sa.Index("ix_paper_embeddings_embedded_at", "embedded_at"),
+)
+
+# Objects the migrations make for one backend only, which the declared schema leaves out:
+# SQLite's FTS5 index (a virtual table and its shadow tables), PostgreSQL's generated
+# tsvector column with its GIN index and pgvector's HNSW index.
+BACKEND_SPECIFIC = (
+    "papers_fts",
+    "search_vector",
+    "ix_papers_search_vector",
+    "ix_paper_embeddings_hnsw",
+)
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's filter: leave the backend-specific search objects out of comparisons."""
+    return not (name or "").startswith(BACKEND_SPECIFIC)
+
 
 paper_versions = sa.Table(
     "paper_versions",

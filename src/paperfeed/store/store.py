@@ -36,6 +36,7 @@ from .schema import (
     upvotes,
     users,
 )
+from .search import SearchStore
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -126,6 +127,7 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self.search = SearchStore(self)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5) -> Store:

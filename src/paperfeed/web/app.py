@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
+from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -46,6 +47,7 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.calendar = settings.arxiv_calendar()
+    app.state.searcher = Searcher(store)
     app.state.clock = clock or (lambda: datetime.now(UTC))
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["site_name"] = settings.site_name

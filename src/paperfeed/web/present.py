@@ -5,11 +5,15 @@ JSON twin and as the template context, so HTML and JSON never disagree.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from paperfeed.models import FeedItem, FeedPage, Paper, PaperDetail
 from paperfeed.rank.feeds import CalendarState
+from paperfeed.search import SearchResults
 
 PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
 
@@ -149,3 +153,91 @@ def _updated_label(detail: PaperDetail) -> str | None:
     version, dated = latest
     when = f" on {human_date(dated.date())}" if dated else ""
     return f"updated to v{version}{when}"
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def _match_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Query words (as word starts, so "glass" marks "glasses") and phrases, longest first."""
+    parts = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+    if not parts:
+        return None
+    alternatives = [r"\s+".join(re.escape(t) for t in part.split()) + r"\w*" for part in parts]
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + ")", re.IGNORECASE)
+
+
+def highlight(text: str, words: Sequence[str]) -> Markup:
+    """``text`` escaped, with the query's matches in ``<mark>``."""
+    pattern = _match_pattern(words)
+    if pattern is None:
+        return Markup(escape(text))
+    out, last = [], 0
+    for match in pattern.finditer(text):
+        out.append(escape(text[last : match.start()]))
+        out.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def snippet(text: str, words: Sequence[str], limit: int) -> str:
+    """About ``limit`` characters of ``text`` around its first match (else its start)."""
+    if len(text) <= limit:
+        return text
+    pattern = _match_pattern(words)
+    match = pattern.search(text) if pattern else None
+    if match is None or match.start() < limit // 3:
+        return shorten(text, limit)
+    start = text.rfind(" ", 0, match.start() - limit // 4) + 1
+    return "…" + shorten(text[start:], limit)
+
+
+def search_json(results: SearchResults, preview_chars: int) -> dict[str, Any]:
+    """A page of search results: cards with highlighted title and abstract snippet."""
+    words = results.words
+    hits = []
+    for hit in results.hits:
+        card = card_json(FeedItem(paper=hit.paper, day=None), preview_chars)
+        preview = snippet(hit.paper.abstract, words, preview_chars)
+        card["abstract_preview"] = preview
+        card["highlighted"] = {
+            "title": str(highlight(hit.paper.title, words)),
+            "abstract_preview": str(highlight(preview, words)),
+        }
+        card["score"] = round(hit.score, 6)
+        card["categories"] = hit.paper.categories or []
+        hits.append(card)
+    query = results.query
+    return {
+        "query": query.canonical(),
+        "mode": results.mode,
+        "sort": query.sort,
+        "filters": {
+            "phrases": query.phrases,
+            "excluded": query.excluded,
+            "authors": query.authors,
+            "categories": query.categories,
+            "since": _iso(query.since),
+            "until": _iso(query.until),
+        },
+        "total": results.total,
+        "page": results.page,
+        "pages": results.pages,
+        "page_size": results.page_size,
+        "papers": hits,
+    }
+
+
+def related_json(related: Sequence[tuple[Paper, float]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": paper.arxiv_id,
+            "title": paper.title,
+            "url": f"/papers/{paper.arxiv_id}",
+            "upvotes": paper.upvotes,
+            "date_label": human_date(paper.shown_date),
+            "similarity": round(similarity, 4),
+        }
+        for paper, similarity in related
+    ]

@@ -17,6 +17,7 @@ from paperfeed.rank.feeds import (
     latest_period,
     parse_period,
 )
+from paperfeed.search import MODES, QuerySyntaxError, Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -24,6 +25,8 @@ from . import present
 from .responses import PageError, render
 
 router = APIRouter()
+RELATED = 5  # related papers on a paper page
+SEARCH_PAGE_SIZE = 20
 
 
 def _store(request: Request) -> Store:
@@ -90,7 +93,38 @@ def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
     detail = _store(request).paper_detail(bare)
     if detail is None:
         raise PageError(404, "unknown_paper", f"No paper {bare} here.")
-    return present.paper_page_json(detail)
+    data = present.paper_page_json(detail)
+    data["related"] = present.related_json(_searcher(request).related(bare, RELATED))
+    return data
+
+
+def _searcher(request: Request) -> Searcher:
+    searcher: Searcher = request.app.state.searcher
+    return searcher
+
+
+def _search_data(
+    request: Request, q: str | None, mode: str | None, sort: str | None, page: str | None
+) -> dict[str, Any]:
+    settings = _settings(request)
+    mode = mode or "hybrid"
+    if mode not in MODES:
+        raise PageError(400, "bad_mode", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    number = _page_number(page)
+    form = {"q": q or "", "mode": mode, "sort": sort or ""}
+    if not (q or "").strip():
+        return {"form": form, "query": None, "papers": [], "total": 0, "pages": 0}
+    try:
+        results = _searcher(request).search(
+            q or "", mode=mode, sort=sort or None, page=number, page_size=SEARCH_PAGE_SIZE
+        )
+    except QuerySyntaxError as exc:
+        raise PageError(400, "bad_query", str(exc), {"search help": "/search"}) from None
+    data = present.search_json(results, settings.abstract_preview_chars)
+    data["form"] = form
+    if results.total and number > results.pages:
+        raise PageError(404, "no_such_page", f"The search has only {results.pages} page(s).")
+    return data
 
 
 # -- HTML pages (JSON with Accept: application/json) --------------------------------------
@@ -133,6 +167,17 @@ def paper(request: Request, arxiv_id: str) -> Response:
     return render(request, "paper.html", _paper_data(request, arxiv_id))
 
 
+@router.get("/search", summary='Search: ?q=words "a phrase" -not author: cat: year: since:')
+def search(
+    request: Request,
+    q: str | None = None,
+    mode: str | None = None,
+    sort: str | None = None,
+    page: str | None = None,
+) -> Response:
+    return render(request, "search.html", _search_data(request, q, mode, sort, page))
+
+
 @router.get("/healthz", include_in_schema=False)
 def health(request: Request) -> Response:
     _store(request).check()
@@ -155,6 +200,17 @@ def api_weekly(request: Request, label: str, page: str | None = None) -> Respons
 @router.get("/api/v1/month/{label}", summary="Monthly feed as JSON")
 def api_monthly(request: Request, label: str, page: str | None = None) -> Response:
     return JSONResponse(_feed_data(request, "month", label, page))
+
+
+@router.get("/api/v1/search", summary="Search results as JSON (same parameters as /search)")
+def api_search(
+    request: Request,
+    q: str | None = None,
+    mode: str | None = None,
+    sort: str | None = None,
+    page: str | None = None,
+) -> Response:
+    return JSONResponse(_search_data(request, q, mode, sort, page))
 
 
 @router.get("/api/v1/papers/{arxiv_id:path}", summary="One paper as JSON")

@@ -1,0 +1,107 @@
+"""Keyword search (BM25) and filters on both backends, over the demo data."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import pytest
+
+from paperfeed.models import IngestRecord, Paper, SearchFilter
+from paperfeed.store import Store
+
+NONE = SearchFilter()
+
+
+def ids(ranking: list[tuple[str, float]]) -> list[str]:
+    return [pid for pid, _ in ranking]
+
+
+def test_known_items_come_first(demo_store: Store) -> None:
+    search = demo_store.search
+    top = search.keyword(["dense", "hebbian", "replica", "symmetric", "supervised"], NONE, 5)
+    assert ids(top)[0] == "2212.00606"
+    scores = [score for _, score in top]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert ids(search.keyword(["replica", "symmetry", "breaking", "dense"], NONE, 3))[0] == (
+        "2111.12997"
+    )
+
+
+def test_title_matches_weigh_more(demo_store: Store) -> None:
+    # "hebbian" in a title beats "hebbian" only in an abstract.
+    ranking = demo_store.search.keyword(["hebbian"], NONE, 20)
+    papers = demo_store.search.papers(ids(ranking))
+    in_title = ["hebbian" in papers[pid].title.lower() for pid in ids(ranking)]
+    assert in_title[0] and in_title == sorted(in_title, reverse=True)
+
+
+def test_filters(demo_store: Store) -> None:
+    search = demo_store.search
+    words = ["neural", "networks"]
+    everything = ids(search.keyword(words, NONE, 200))
+    assert len(everything) > 20
+    cats = ids(search.keyword(words, SearchFilter(categories=("stat",)), 200))
+    assert cats and set(cats) < set(everything)
+    for paper in search.papers(cats).values():
+        assert any(c.startswith("stat.") for c in paper.categories or [])
+    exact = ids(search.keyword(words, SearchFilter(categories=("cs.LG",)), 200))
+    assert all("cs.LG" in (p.categories or []) for p in search.papers(exact).values())
+    phrase = ids(search.keyword(words, SearchFilter(phrases=("replica symmetric",)), 50))
+    assert "2212.00606" in phrase
+    for paper in search.papers(phrase).values():
+        assert "replica symmetric" in (paper.title + " " + paper.abstract).lower()
+    without = ids(search.keyword(words, SearchFilter(excluded=("dense",)), 200))
+    assert "2212.00606" not in without and "2111.12997" not in without
+    assert not any(
+        re.search(r"\bdense\b", p.title + " " + p.abstract, re.IGNORECASE)
+        for p in search.papers(without).values()
+    )
+    window = SearchFilter(since=date(2025, 12, 1), until=date(2025, 12, 31))
+    dated = search.papers(ids(search.keyword(words, window, 200))).values()
+    assert dated and all(
+        datetime(2025, 12, 1) <= (p.published or p.first_seen) < datetime(2026, 1, 1)  # type: ignore[operator]
+        for p in dated
+    )
+
+
+def test_author_filter_and_listing(demo_store: Store) -> None:
+    search = demo_store.search
+    found = search.filter_ids(SearchFilter(authors=("PARISI",)))
+    assert found and all(
+        any("parisi" in a.lower() for a in p.authors) for p in search.papers(found).values()
+    )
+    listed, total = search.listing(SearchFilter(authors=("parisi",)), "date", 50)
+    assert total == len(found) and set(listed) == found
+    dates = [search.papers([pid])[pid].published for pid in listed]
+    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["AND"], ["NEAR", "OR"], ['"'], ["*"], ["^title"], ["a'b"], ["%"], ["_"], ["-"]],
+)
+def test_operators_and_quotes_are_just_text(demo_store: Store, words: list[str]) -> None:
+    demo_store.search.keyword(words, NONE, 5)
+    demo_store.search.filter_ids(SearchFilter(phrases=tuple(words), authors=tuple(words)))
+
+
+def test_index_follows_updates_and_deletes(store: Store) -> None:
+    store.migrate()
+    paper = Paper(
+        arxiv_id="2501.00001",
+        title="Grokking in shallow networks",
+        abstract="We study delayed generalisation.",
+        authors=["Ada Lovelace"],
+        version=1,
+    )
+    store.write_batch([IngestRecord(paper, "test", "t:1")])
+    assert ids(store.search.keyword(["grokking"], NONE, 5)) == ["2501.00001"]
+    revised = Paper(**{**paper.__dict__, "title": "Memorisation in wide networks", "version": 2})
+    store.write_batch([IngestRecord(revised, "test", "t:2")])
+    assert store.search.keyword(["grokking"], NONE, 5) == []
+    assert ids(store.search.keyword(["memorisation"], NONE, 5)) == ["2501.00001"]
+    assert ids(store.search.keyword(["lovelace"], NONE, 5)) == ["2501.00001"]
+    with store.writing() as conn:
+        conn.exec_driver_sql("DELETE FROM papers")
+    assert store.search.keyword(["memorisation"], NONE, 5) == []
