@@ -40,6 +40,7 @@ test: install-dev chromium lint  ## lint, type-check and run the whole suite on 
 bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints ratios)
 	$(BIN)/python tests/bench/bench_foundation.py
 	$(BIN)/python tests/bench/bench_ingest.py
+	$(BIN)/python tests/bench/bench_search.py
 
 demo:  ## rebuild the bundled demo data set from ../shared/data
 	$(BIN)/python tools/build_demo.py

@@ -763,9 +763,14 @@ def eval_beir(
         )
     if "tuned" in result:
         tuned = result["tuned"]
+        how = (
+            f"convex, alpha {tuned['alpha']:g}"
+            if tuned["method"] == "convex"
+            else f"rrf, k={tuned['k']:g}, keyword weight {tuned['keyword_weight']:g}"
+        )
         click.echo(
-            f"fusion tuned on {tune_on}: k={tuned['k']:g}, keyword weight "
-            f"{tuned['keyword_weight']:g} -> {split} nDCG@10 {tuned['ndcg@10']:.4f}"
+            f"fusion tuned on {tune_on}: {how} (train nDCG@10 {tuned['train ndcg@10']:.4f}) "
+            f"-> {split} nDCG@10 {tuned['ndcg@10']:.4f}"
         )
 
 

@@ -161,9 +161,14 @@ def print_quality(name: str, result: dict[str, object]) -> None:
         )
     tuned = result.get("tuned")
     if isinstance(tuned, dict):
+        how = (
+            f"convex alpha {tuned['alpha']:g}"
+            if tuned.get("method") == "convex"
+            else f"rrf k={tuned['k']:g} keyword weight {tuned['keyword_weight']:g}"
+        )
         print(
-            f"   re-tuned on train: k={tuned['k']:g} keyword weight {tuned['keyword_weight']:g} "
-            f"(train {tuned['train ndcg@10']:.4f}) -> test nDCG@10 {tuned['ndcg@10']:.4f}"
+            f"   re-tuned on train: {how} (train {tuned['train ndcg@10']:.4f}) "
+            f"-> test nDCG@10 {tuned['ndcg@10']:.4f}"
         )
 
 

@@ -1,10 +1,10 @@
 """Search: keyword (BM25), semantic (embeddings) and their fusion, behind one call.
 
 Every ranker has the same shape: a parsed :class:`Query` and a limit in, a ranking
-``[(arxiv_id, score), ...]`` out, best first; evaluation and fusion work on that. Hybrid is
-weighted reciprocal rank fusion (RRF): a paper scores ``Σ w / (k + rank)`` over the rankers
-that found it. ``k`` and the weights were tuned on SciFact's *train* split only
-(``tests/bench/bench_search.py``), and the figures on its test split are in the README.
+``[(arxiv_id, score), ...]`` out, best first; evaluation and fusion work on that. Hybrid
+fuses the keyword and the semantic rankings (:class:`Fusion`: a convex mix of normalised
+scores, or reciprocal rank fusion), chosen on SciFact's *train* split only; the figures on
+its test split are in the README.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import numpy as np
 
 from paperfeed.models import Paper, SearchFilter
 from paperfeed.store import Store
@@ -27,11 +29,21 @@ MAX_RESULTS = 200  # a search shows at most this many results (10 pages of 20)
 
 @dataclass(frozen=True)
 class Fusion:
-    """How hybrid search mixes its two rankings."""
+    """How hybrid search mixes its two rankings.
 
+    ``rrf``: a paper scores ``keyword_weight / (k + keyword rank) + semantic_weight / (k +
+    semantic rank)``. ``convex``: ``alpha × BM25 / best BM25 + (1 − alpha) × cosine`` (a
+    ranker that did not find the paper adds nothing), which keeps how far apart the scores
+    are, not only their order. The default is what ``paperfeed eval scifact --tune-on
+    train`` chose on SciFact's train split: convex with alpha 0.3 (train nDCG@10 0.738,
+    against 0.728 for the best RRF, k=5 and keyword weight 1.5).
+    """
+
+    method: str = "convex"
     k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
+    alpha: float = 0.3
     pool: int = 100  # candidates taken from each ranker
     min_similarity: float = 0.15  # semantic matches below this cosine are not results
 
@@ -43,6 +55,24 @@ def rrf(rankings: Sequence[tuple[Ranking, float]], k: float) -> Ranking:
         for rank, (arxiv_id, _score) in enumerate(ranking, start=1):
             scores[arxiv_id] = scores.get(arxiv_id, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def convex(keyword: Ranking, semantic: Ranking, alpha: float) -> Ranking:
+    """``alpha`` × max-normalised BM25 + (1 − ``alpha``) × cosine similarity."""
+    scores: dict[str, float] = {}
+    best = max((score for _, score in keyword), default=0.0)
+    for arxiv_id, score in keyword:
+        scores[arxiv_id] = alpha * score / best if best > 0 else 0.0
+    for arxiv_id, similarity in semantic:
+        scores[arxiv_id] = scores.get(arxiv_id, 0.0) + (1 - alpha) * similarity
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse(keyword: Ranking, semantic: Ranking, fusion: Fusion) -> Ranking:
+    """The hybrid ranking of a keyword and a semantic ranking."""
+    if fusion.method == "convex":
+        return convex(keyword, semantic, fusion.alpha)
+    return rrf([(keyword, fusion.keyword_weight), (semantic, fusion.semantic_weight)], fusion.k)
 
 
 @dataclass
@@ -95,20 +125,20 @@ class Searcher:
     def rank_semantic(self, query: Query, limit: int) -> Ranking:
         if not query.text:
             return []
-        vector = self.embedder.embed_query(query.text)
+        return self._nearest(self.embedder.embed_query(query.text), query, limit)
+
+    def _nearest(self, vector: np.ndarray, query: Query, limit: int) -> Ranking:
         ranking = self.semantic.nearest(vector, query.filter(), limit)
         return [(pid, score) for pid, score in ranking if score >= self.fusion.min_similarity]
 
     def rank_hybrid(self, query: Query, limit: int) -> Ranking:
-        pool = max(limit, self.fusion.pool)
-        fused = rrf(
-            [
-                (self.rank_keyword(query, pool), self.fusion.keyword_weight),
-                (self.rank_semantic(query, pool), self.fusion.semantic_weight),
-            ],
-            self.fusion.k,
-        )
-        return fused[:limit]
+        fusion = self.fusion
+        pool = max(limit, fusion.pool)
+        keyword = self.rank_keyword(query, pool)
+        if not query.text:
+            return keyword[:limit]
+        semantic = self._nearest(self.embedder.embed_query(query.text), query, pool)
+        return fuse(keyword, semantic, fusion)[:limit]
 
     def rank(self, query: Query, mode: str, limit: int) -> Ranking:
         if mode not in MODES:

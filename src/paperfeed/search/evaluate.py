@@ -13,7 +13,7 @@ import csv
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from paperfeed.models import IngestRecord, Paper
 from paperfeed.store import Store
 
 from .embed import default_embedder
-from .engine import Fusion, Searcher, rrf
+from .engine import Fusion, Searcher, fuse
 from .indexer import export_vectors, import_vectors, index_papers
 from .query import Query, split_words
 from .semantic import Ranking
@@ -136,30 +136,26 @@ def score(rankings: Rankings, qrels: Qrels) -> dict[str, float]:
     }
 
 
-def fuse(keyword: Rankings, semantic: Rankings, fusion: Fusion, depth: int = 100) -> Rankings:
-    return {
-        qid: rrf(
-            [
-                (keyword[qid], fusion.keyword_weight),
-                (semantic.get(qid, []), fusion.semantic_weight),
-            ],
-            fusion.k,
-        )[:depth]
-        for qid in keyword
-    }
+def fuse_all(keyword: Rankings, semantic: Rankings, fusion: Fusion, depth: int = 100) -> Rankings:
+    return {qid: fuse(keyword[qid], semantic.get(qid, []), fusion)[:depth] for qid in keyword}
 
 
 def tune_fusion(
     keyword: Rankings, semantic: Rankings, qrels: Qrels, base: Fusion
 ) -> tuple[Fusion, float]:
-    """The RRF constant and keyword weight with the best nDCG@10 on these rankings."""
+    """The fusion (RRF constant and keyword weight, or the convex mix) with the best
+    nDCG@10 on these rankings."""
+    candidates = [
+        replace(base, method="rrf", k=float(k), keyword_weight=weight, semantic_weight=1.0)
+        for k in (5, 10, 20, 30, 45, 60, 90, 120)
+        for weight in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0)
+    ]
+    candidates += [replace(base, method="convex", alpha=alpha / 20) for alpha in range(1, 20)]
     best, best_score = base, -1.0
-    for k in (5, 10, 20, 30, 45, 60, 90, 120):
-        for weight in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0):
-            candidate = replace(base, k=float(k), keyword_weight=weight, semantic_weight=1.0)
-            value = score(fuse(keyword, semantic, candidate), qrels)["ndcg@10"]
-            if value > best_score + 1e-9:
-                best, best_score = candidate, value
+    for candidate in candidates:
+        value = score(fuse_all(keyword, semantic, candidate), qrels)["ndcg@10"]
+        if value > best_score + 1e-9:
+            best, best_score = candidate, value
     return best, best_score
 
 
@@ -213,7 +209,7 @@ def report(searcher: Searcher, data: BeirSet, tuning: BeirSet | None) -> dict[st
         "backend": searcher.store.backend,
         "documents": len(data.corpus),
         "queries": len(data.judged_queries),
-        "fusion": {"k": searcher.fusion.k, "keyword_weight": searcher.fusion.keyword_weight},
+        "fusion": asdict(searcher.fusion),
         "rankers": evaluate(searcher, data),
     }
     if tuning is not None:
@@ -223,9 +219,11 @@ def report(searcher: Searcher, data: BeirSet, tuning: BeirSet | None) -> dict[st
         test_kw, _ = run_ranker(searcher.rank_keyword, data.judged_queries)
         test_sem, _ = run_ranker(searcher.rank_semantic, data.judged_queries)
         result["tuned"] = {
+            "method": best.method,
             "k": best.k,
             "keyword_weight": best.keyword_weight,
+            "alpha": best.alpha,
             "train ndcg@10": train_score,
-            **score(fuse(test_kw, test_sem, best), data.qrels),
+            **score(fuse_all(test_kw, test_sem, best), data.qrels),
         }
     return result

@@ -4,13 +4,14 @@ Keyword ranking is BM25 on both. SQLite has it built in (FTS5's ``bm25()``). Pos
 ``ts_rank`` is not BM25 (no inverse document frequency, different length normalisation), so
 the query below computes BM25 itself over the candidates the GIN index finds: term
 frequencies from the stored ``tsvector`` (title positions count ``title_weight`` times),
-document frequencies counted through the GIN index, and the average document length cached
-per process.
+document frequencies counted through the GIN index (kept for ten minutes), and the average
+document length cached per process.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 K1 = 1.2
 B = 0.75
 TITLE_WEIGHT = 2.0
+DF_TTL = 600.0  # seconds a PostgreSQL document frequency is reused
+DF_CACHE_SIZE = 200_000
 
 _FTS = sa.table("papers_fts", sa.column("rowid"))
 _FTS_NAME: sa.ColumnClause[Any] = sa.literal_column("papers_fts")
@@ -52,6 +55,7 @@ class SearchStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._avgdl: tuple[int, float] | None = None
+        self._df_cache: dict[str, tuple[int, float]] = {}
 
     @property
     def postgres(self) -> bool:
@@ -148,18 +152,11 @@ class SearchStore:
         or_text = " or ".join(_plain(w) for w in words)
         with self.store.reading() as conn:
             n_docs, avgdl = self._corpus_stats(conn)
-            terms = conn.execute(
-                sa.text(
-                    "SELECT t.lexeme, (SELECT count(*) FROM papers "
-                    "  WHERE search_vector @@ CAST(quote_literal(t.lexeme) AS tsquery)) AS df "
-                    "FROM unnest(tsvector_to_array(to_tsvector('english', :text))) AS t(lexeme)"
-                ),
-                {"text": text},
-            ).all()
+            frequencies = self._document_frequencies(conn, text)
             idf = {
-                t.lexeme: float(np.log(1 + (n_docs - t.df + 0.5) / (t.df + 0.5)))
-                for t in terms
-                if t.df
+                lexeme: float(np.log(1 + (n_docs - df + 0.5) / (df + 0.5)))
+                for lexeme, df in frequencies.items()
+                if df
             }
             if not idf:
                 return []
@@ -209,6 +206,34 @@ class SearchStore:
             )
             rows = conn.execute(query).all()
         return [(row.arxiv_id, float(row.score)) for row in rows]
+
+    def _document_frequencies(self, conn: sa.Connection, text: str) -> dict[str, int]:
+        """How many papers hold each lexeme of ``text``. Counting a common lexeme reads
+        thousands of rows, so counts are kept in this process for DF_TTL seconds: they move
+        slowly, and a paper or two more does not change a ranking."""
+        lexemes = list(
+            conn.execute(
+                sa.text("SELECT unnest(tsvector_to_array(to_tsvector('english', :text)))"),
+                {"text": text},
+            ).scalars()
+        )
+        now = time.monotonic()
+        cache = self._df_cache
+        missing = [lx for lx in lexemes if lx not in cache or now - cache[lx][1] > DF_TTL]
+        if missing:
+            counts = conn.execute(
+                sa.text(
+                    "SELECT t.lexeme, (SELECT count(*) FROM papers WHERE search_vector"
+                    " @@ CAST(quote_literal(t.lexeme) AS tsquery))"
+                    " FROM unnest(CAST(:lexemes AS text[])) AS t(lexeme)"
+                ),
+                {"lexemes": missing},
+            ).all()
+            if len(cache) > DF_CACHE_SIZE:
+                cache.clear()
+            for lexeme, count in counts:
+                cache[lexeme] = (int(count), now)
+        return {lx: cache[lx][0] for lx in lexemes}
 
     def _corpus_stats(self, conn: sa.Connection) -> tuple[int, float]:
         """Number of papers, and their mean number of distinct lexemes (recomputed when the
