@@ -63,3 +63,34 @@ def test_read_the_feed_and_open_a_paper(
     page.wait_for_url("**/?date=*")
     assert page.locator("article.card").count() > 0
     page.close()
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1280, 900)], ids=["phone", "desktop"])
+def test_search_from_the_header_box(
+    browser: object, live: LiveServer, viewport: tuple[int, int], request: pytest.FixtureRequest
+) -> None:
+    """No JavaScript needed: the header's box is a GET form; results mark the matches, and
+    a paper page lists related papers."""
+    out = ARTIFACTS / request.node.name.replace("/", "_")
+    out.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": viewport[0], "height": viewport[1]}, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.goto(live.url + "/")
+    page.fill("#header-q", "hebbian learning replica")
+    page.press("#header-q", "Enter")
+    page.wait_for_url("**/search?q=*")
+    cards = page.locator("article.card")
+    assert cards.count() == 20
+    assert page.locator("article.card mark").count() > 0
+    assert page.locator("#q").input_value() == "hebbian learning replica"
+    page.screenshot(path=str(out / "search.png"), full_page=False)
+    cards.first.locator("h3 a").click()
+    page.wait_for_url("**/papers/**")
+    related = page.locator(".related-list li")
+    assert related.count() == 5
+    page.screenshot(path=str(out / "paper-related.png"), full_page=True)
+    page.goto(live.url + '/search?q=spin+"glass')
+    assert "a quote is not closed" in page.locator(".message").inner_text()
+    context.close()

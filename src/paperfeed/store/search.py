@@ -10,7 +10,6 @@ document length cached per process.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from paperfeed.models import Paper, SearchFilter
 
@@ -33,6 +33,7 @@ B = 0.75
 TITLE_WEIGHT = 2.0
 DF_TTL = 600.0  # seconds a PostgreSQL document frequency is reused
 DF_CACHE_SIZE = 200_000
+CANDIDATE_BUDGET = 3_000  # PostgreSQL: papers scored per keyword query, at most
 
 _FTS = sa.table("papers_fts", sa.column("rowid"))
 _FTS_NAME: sa.ColumnClause[Any] = sa.literal_column("papers_fts")
@@ -149,7 +150,6 @@ class SearchStore:
         self, words: Sequence[str], filt: SearchFilter, limit: int
     ) -> list[tuple[str, float]]:
         text = " ".join(words)
-        or_text = " or ".join(_plain(w) for w in words)
         with self.store.reading() as conn:
             n_docs, avgdl = self._corpus_stats(conn)
             frequencies = self._document_frequencies(conn, text)
@@ -166,10 +166,8 @@ class SearchStore:
                     _SEARCH_VECTOR.label("v"),
                     sa.func.length(_SEARCH_VECTOR).label("dl"),
                 )
-                .where(
-                    _SEARCH_VECTOR.op("@@")(sa.func.websearch_to_tsquery("english", or_text)),
-                    *self.filter_clauses(filt),
-                )
+                .where(_candidate_match(frequencies), *self.filter_clauses(filt))
+                .limit(CANDIDATE_BUDGET)
                 .cte("candidates")
             )
             # Term frequencies of the query's lexemes in each candidate: one row per
@@ -420,14 +418,28 @@ class SearchStore:
         return [(_paper_from_row(row), float(row.similarity)) for row in rows]
 
 
+def _candidate_match(frequencies: dict[str, int]) -> Any:
+    """Which papers to score. Scoring reads each candidate's whole ``tsvector``, so the
+    candidates are the papers holding the query's rarest lexemes, as many lexemes as fit in
+    CANDIDATE_BUDGET papers (a paper with none of them rarely beats one with a rare match);
+    when even the rarest is common, the papers holding all of them."""
+    ordered = sorted((lx for lx, df in frequencies.items() if df), key=frequencies.__getitem__)
+    chosen: list[str] = []
+    total = 0
+    for lexeme in ordered:
+        if chosen and total + frequencies[lexeme] > CANDIDATE_BUDGET:
+            break
+        chosen.append(lexeme)
+        total += frequencies[lexeme]
+    operator = " & " if total > CANDIDATE_BUDGET else " | "
+    terms = chosen if operator == " | " else ordered
+    query = operator.join("'" + lexeme.replace("'", "''") + "'" for lexeme in terms)
+    return _SEARCH_VECTOR.op("@@")(sa.cast(sa.literal(query), TSQUERY))
+
+
 def _tune_hnsw(conn: sa.Connection, limit: int) -> None:
     """Let pgvector's HNSW scan return ``limit`` rows even under filters (one statement)."""
     conn.exec_driver_sql(
         f"SET LOCAL hnsw.ef_search = {max(40, min(int(limit), 1000))}; "
         "SET LOCAL hnsw.iterative_scan = relaxed_order"
     )
-
-
-def _plain(word: str) -> str:
-    """A word as websearch_to_tsquery reads it literally (no operators, no quotes)."""
-    return re.sub(r"[\"()\-]", " ", word).strip() or word

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from paperfeed.models import FeedItem, FeedPage, Paper, PaperDetail
 from paperfeed.rank.feeds import CalendarState
 from paperfeed.search import SearchResults
+from paperfeed.search.engine import MAX_RESULTS
 
 PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
 
@@ -222,6 +223,7 @@ def search_json(results: SearchResults, preview_chars: int) -> dict[str, Any]:
             "until": _iso(query.until),
         },
         "total": results.total,
+        "capped": results.total >= MAX_RESULTS,  # a search shows at most MAX_RESULTS
         "page": results.page,
         "pages": results.pages,
         "page_size": results.page_size,
