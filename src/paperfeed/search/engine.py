@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,10 +21,11 @@ from paperfeed.models import Paper, SearchFilter
 from paperfeed.store import Store
 
 from .embed import Embedder, default_embedder
-from .query import Query, QuerySyntaxError, parse_query
+from .query import STOP_WORDS, Query, QuerySyntaxError, parse_query
 from .semantic import Ranking, SemanticSearch
 
 MODES = ("hybrid", "keyword", "semantic")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperfeed-keyword")
 MAX_RESULTS = 200  # a search shows at most this many results (10 pages of 20)
 
 
@@ -120,7 +122,10 @@ class Searcher:
 
     def rank_keyword(self, query: Query, limit: int) -> Ranking:
         words = [*query.words, *(w for p in query.phrases for w in p.split())]
-        return self.store.search.keyword(words, query.filter(), limit)
+        # Stop words add nothing to BM25 (they are in nearly every abstract) but make every
+        # paper a candidate; PostgreSQL's english configuration drops them too.
+        content = [w for w in words if w.lower() not in STOP_WORDS]
+        return self.store.search.keyword(content or words, query.filter(), limit)
 
     def rank_semantic(self, query: Query, limit: int) -> Ranking:
         if not query.text:
@@ -134,11 +139,13 @@ class Searcher:
     def rank_hybrid(self, query: Query, limit: int) -> Ranking:
         fusion = self.fusion
         pool = max(limit, fusion.pool)
-        keyword = self.rank_keyword(query, pool)
         if not query.text:
-            return keyword[:limit]
+            return self.rank_keyword(query, pool)[:limit]
+        # The two rankers wait on different things (the database; ONNX Runtime and numpy,
+        # which release the GIL), so the keyword one runs in a thread meanwhile.
+        keyword = _POOL.submit(self.rank_keyword, query, pool)
         semantic = self._nearest(self.embedder.embed_query(query.text), query, pool)
-        return fuse(keyword, semantic, fusion)[:limit]
+        return fuse(keyword.result(), semantic, fusion)[:limit]
 
     def rank(self, query: Query, mode: str, limit: int) -> Ranking:
         if mode not in MODES:
@@ -174,16 +181,15 @@ class Searcher:
             hits = [Hit(found[i], 0.0) for i in ids if i in found]
             return SearchResults(query, mode, hits, total, page, page_size)
         ranking = self.rank(query, mode, MAX_RESULTS)
-        found = self.store.search.papers(pid for pid, _ in ranking)
-        hits = [Hit(found[pid], score) for pid, score in ranking if pid in found]
-        if query.sort == "date":
-            hits.sort(key=lambda h: _published_key(h.paper), reverse=True)
-        elif query.sort == "upvotes":
-            hits.sort(key=lambda h: (h.paper.upvotes, _published_key(h.paper)), reverse=True)
+        if query.sort in ("date", "upvotes"):
+            keys = self.store.search.sort_keys([pid for pid, _ in ranking])
+            column = 0 if query.sort == "date" else 1
+            ranking.sort(key=lambda item: keys.get(item[0], _NO_KEY)[column], reverse=True)
+        shown = ranking[offset : offset + page_size]  # only this page's papers are read
+        found = self.store.search.papers(pid for pid, _ in shown)
+        hits = [Hit(found[pid], score) for pid, score in shown if pid in found]
         words = [*query.words, *query.phrases]
-        return SearchResults(
-            query, mode, hits[offset : offset + page_size], len(hits), page, page_size, words
-        )
+        return SearchResults(query, mode, hits, len(ranking), page, page_size, words)
 
     def related(self, arxiv_id: str, limit: int = 5) -> list[tuple[Paper, float]]:
         """The papers nearest to ``arxiv_id`` by embedding (none if it has no vector yet)."""
@@ -197,5 +203,4 @@ class Searcher:
         return [(found[pid], score) for pid, score in ranking if pid in found]
 
 
-def _published_key(paper: Paper) -> datetime:
-    return paper.published or paper.first_seen or datetime.min
+_NO_KEY = ((datetime.min, 0), (0, datetime.min))

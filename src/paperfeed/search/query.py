@@ -21,9 +21,20 @@ from datetime import date
 
 from paperfeed.models import SearchFilter
 
-MAX_QUERY_CHARS = 500
-MAX_PARTS = 32
+MAX_QUERY_CHARS = 1000  # a pasted abstract sentence or two; more is not a query
+MAX_PARTS = 100
 SORTS = ("relevance", "date", "upvotes")
+# Snowball's English stop words, as PostgreSQL's `english` text search configuration uses.
+STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which
+    who whom this that these those am is are was were be been being have has had having do
+    does did doing a an the and but if or because as until while of at by for with about
+    against between into through during before after above below to from up down in out on
+    off over under again further then once here there when where why how all any both each
+    few more most other some such no nor not only own same so than too very s t can will
+    just don should now""".split()  # noqa: SIM905
+)
 FIELDS = ("author", "cat", "year", "since", "until", "sort")
 
 _WORD_RE = re.compile(r"\w(?:[\w.'’+-]*\w)?")

@@ -31,14 +31,15 @@ class VectorIndex:
         self.ids: list[str] = []
         self.position: dict[str, int] = {}
         self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self._version: tuple[int, object] | None = None
+        self._version: object = None
         self._checked = 0.0
+        self._loaded = False
         self._lock = threading.Lock()
 
     def refresh(self, force: bool = False) -> None:
         """Reload when the stored embeddings changed since the last load."""
         now = time.monotonic()
-        if not force and now - self._checked < self.check_every and self._version is not None:
+        if not force and now - self._checked < self.check_every and self._loaded:
             return
         with self._lock:
             self._checked = now
@@ -47,6 +48,7 @@ class VectorIndex:
                 return
             ids, matrix = self.store.search.all_embeddings(self.model)
             self.ids, self.matrix, self._version = ids, matrix, version
+            self._loaded = True
             self.position = {pid: i for i, pid in enumerate(ids)}
 
     def __len__(self) -> int:

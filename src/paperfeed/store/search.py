@@ -135,14 +135,28 @@ class SearchStore:
         if self.postgres:
             return self._keyword_postgres(words, filt, limit)
         score = sa.func.bm25(_FTS_NAME, TITLE_WEIGHT, 1.0, 1.0)
-        match = " OR ".join(fts_string(w) for w in words)
-        query = (
-            sa.select(papers.c.arxiv_id, score.label("score"))
-            .select_from(_FTS.join(papers, papers.c.doc_id == _FTS.c.rowid))
-            .where(_FTS_NAME.op("MATCH")(match), *self.filter_clauses(filt))
-            .order_by(score)
-            .limit(limit)
-        )
+        match = _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
+        if filt:
+            query = (
+                sa.select(papers.c.arxiv_id, score.label("score"))
+                .select_from(_FTS.join(papers, papers.c.doc_id == _FTS.c.rowid))
+                .where(match, *self.filter_clauses(filt))
+                .order_by(score)
+                .limit(limit)
+            )
+        else:  # rank inside the index, then look up only the best rows
+            best = (
+                sa.select(_FTS.c.rowid.label("doc_id"), score.label("score"))
+                .where(match)
+                .order_by(score)
+                .limit(limit)
+                .subquery()
+            )
+            query = (
+                sa.select(papers.c.arxiv_id, best.c.score)
+                .join(best, best.c.doc_id == papers.c.doc_id)
+                .order_by(best.c.score)
+            )
         with self.store.reading() as conn:
             return [(row.arxiv_id, -float(row.score)) for row in conn.execute(query)]
 
@@ -247,6 +261,16 @@ class SearchStore:
 
     # -- papers ---------------------------------------------------------------------------
 
+    def sort_keys(self, ids: Sequence[str]) -> dict[str, tuple[tuple[Any, int], tuple[int, Any]]]:
+        """For sorting results without reading them: ((date, upvotes), (upvotes, date))."""
+        if not ids:
+            return {}
+        query = sa.select(papers.c.arxiv_id, _published(), papers.c.upvotes).where(
+            papers.c.arxiv_id.in_(list(ids))
+        )
+        with self.store.reading() as conn:
+            return {pid: ((when, votes), (votes, when)) for pid, when, votes in conn.execute(query)}
+
     def papers(self, ids: Iterable[str]) -> dict[str, Paper]:
         from .store import _paper_from_row
 
@@ -340,12 +364,14 @@ class SearchStore:
         with self.store.reading() as conn:
             return [(row.paper_id, row.text_hash) for row in conn.execute(query)]
 
-    def embeddings_version(self) -> tuple[int, datetime | None]:
-        """A cheap fingerprint of the stored embeddings: count and latest write."""
+    def embeddings_version(self) -> datetime | None:
+        """A cheap fingerprint of the stored embeddings: the latest write (one index probe).
+        A deleted paper's vector goes with it and only leaves a stale row in memory, which
+        the lookup of the results skips."""
         e = paper_embeddings
         with self.store.reading() as conn:
-            row = conn.execute(sa.select(sa.func.count(), sa.func.max(e.c.embedded_at))).one()
-        return int(row[0]), row[1]
+            value: datetime | None = conn.execute(sa.select(sa.func.max(e.c.embedded_at))).scalar()
+        return value
 
     def all_embeddings(self, model: str) -> tuple[list[str], np.ndarray]:
         """Every stored vector of ``model`` as (ids, float32 matrix), for an in-process index."""
