@@ -7,6 +7,7 @@ rights) or, by default, a server this session starts on loopback from `embedded-
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -210,3 +212,34 @@ class QueryCounter:
 
     def __exit__(self, *exc: object) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+# -- recorded arXiv API responses ----------------------------------------------------------
+
+ARXIV_IGNORED = ("sortBy", "sortOrder")  # query parameters the recordings do not vary by
+BROKEN_ID = "2999.99999"  # answered with half a recorded response
+
+
+def arxiv_fixtures() -> tuple[Path, list[dict[str, object]]]:
+    directory = shared_data("fixtures/arxiv-api")
+    return directory, json.loads((directory / "index.json").read_text())
+
+
+def arxiv_routes() -> tuple[dict[Any, bytes], tuple[str, ...]]:
+    """Routes and ignored parameters for a FixtureServer that answers like the arXiv API."""
+    from urllib.parse import urlsplit
+
+    from fixture_server import route_key
+
+    directory, index = arxiv_fixtures()
+    routes = {}
+    for entry in index:
+        if entry["url"]:
+            query = urlsplit(str(entry["url"])).query
+            routes[route_key(f"/api/query?{query}", ARXIV_IGNORED)] = (
+                directory / str(entry["file"])
+            ).read_bytes()
+    whole = (directory / "id_1707.08567_s0_m100_6a1afebfc6a3.xml").read_bytes()
+    broken = f"/api/query?search_query=&id_list={BROKEN_ID}&start=0&max_results=100"
+    routes[route_key(broken, ARXIV_IGNORED)] = whole[: len(whole) // 2]
+    return routes, ARXIV_IGNORED

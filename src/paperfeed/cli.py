@@ -134,6 +134,7 @@ def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> N
         port=port or ctx.settings.port,
         log_level=log_level,
         proxy_headers=True,
+        forwarded_allow_ips=ctx.settings.trusted_proxies,
     )
 
 
@@ -778,6 +779,183 @@ eval_group.add_command(eval_beir, "scifact")
 
 
 # -- stats and settings -------------------------------------------------------------------
+
+
+# -- users and tokens -----------------------------------------------------------------------
+
+
+def _accounts(ctx: Context) -> Any:
+    from paperfeed.community.auth import Accounts
+    from paperfeed.store import utcnow
+
+    return Accounts(ctx.store(), ctx.settings, utcnow)
+
+
+def _find_user(ctx: Context, name: str) -> Any:
+    user = ctx.store().community.user_by_name(name)
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    return user
+
+
+@cli.group()
+def users() -> None:
+    """Create, list, ban and promote accounts."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--email", help="E-mail address (for password resets).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.option(
+    "--role",
+    type=click.Choice(["user", "moderator", "admin"]),
+    default="user",
+    show_default=True,
+)
+@click.option("--admin", "admin_flag", is_flag=True, help="Same as --role admin.")
+@pass_context
+def users_create(
+    ctx: Context,
+    name: str,
+    email: str | None,
+    password_stdin: bool,
+    role: str,
+    admin_flag: bool,
+) -> None:
+    """Create the account NAME. Without a password it cannot log in until one is set
+    (`paperfeed users password NAME`) or reset by e-mail."""
+    from paperfeed.community.auth import AccountConflict, AccountError
+
+    password = _read_password(password_stdin)
+    try:
+        user = _accounts(ctx).create(name, email, password, "admin" if admin_flag else role)
+    except AccountError as exc:
+        raise click.ClickException(exc.message) from None
+    except AccountConflict as exc:
+        raise click.ClickException(f"that {exc.field} is taken") from None
+    click.echo(f"created {user.role} {user.username} (id {user.id})")
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.ClickException("no password on stdin")
+    return line
+
+
+@users.command("password")
+@click.argument("name")
+@pass_context
+def users_password(ctx: Context, name: str) -> None:
+    """Set NAME's password from the first line of stdin (ends their sessions)."""
+    from paperfeed.community.auth import AccountError, check_password, hash_password
+    from paperfeed.store import utcnow
+
+    user = _find_user(ctx, name)
+    password = _read_password(True) or ""
+    try:
+        check_password(password, username=user.username, email=user.email or "")
+    except AccountError as exc:
+        raise click.ClickException(exc.message) from None
+    ctx.store().community.set_password(user.id, hash_password(password), now=utcnow())
+    click.echo(f"password of {user.username} changed")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def users_list(ctx: Context, as_json: bool) -> None:
+    """Every account with its role."""
+    found = ctx.store().community.list_users()
+    if as_json:
+        click.echo(json.dumps([asdict(u) for u in found], default=_json_default, indent=2))
+        return
+    for user in found:
+        banned = " (banned)" if user.is_banned else ""
+        click.echo(f"{user.id}\t{user.username}\t{user.role}\t{user.email or '-'}{banned}")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["user", "moderator", "admin"]))
+@pass_context
+def users_role(ctx: Context, name: str, role: str) -> None:
+    """Give NAME a role."""
+    user = _find_user(ctx, name)
+    ctx.store().community.set_role(user.id, role)
+    click.echo(f"{user.username} is now {role}")
+
+
+@users.command("ban")
+@click.argument("name")
+@click.option("--unban", is_flag=True, help="Lift the ban.")
+@click.option("--reason", help="Kept in the moderation log.")
+@pass_context
+def users_ban(ctx: Context, name: str, unban: bool, reason: str | None) -> None:
+    """Ban NAME (logs them out everywhere; their tokens stop working) or lift a ban."""
+    from paperfeed.models import User
+    from paperfeed.store import utcnow
+
+    user = _find_user(ctx, name)
+    community = ctx.store().community
+    community.set_banned(user.id, not unban, now=utcnow())
+    operator = User(id=0, username="(command line)", role="admin")
+    community.log_action(
+        operator, "unban" if unban else "ban", "user", user.username, reason, now=utcnow()
+    )
+    click.echo(f"{user.username} is {'no longer ' if unban else ''}banned")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens for scripts (Authorization: Bearer …)."""
+
+
+@tokens.command("create")
+@click.argument("user_name", metavar="NAME")
+@click.option("--label", default="cli", show_default=True, help="What the token is for.")
+@pass_context
+def tokens_create(ctx: Context, user_name: str, label: str) -> None:
+    """A new token for user NAME, printed once (only its hash is stored)."""
+    user = _find_user(ctx, user_name)
+    token_id, token = _accounts(ctx).create_token(user, label)
+    click.echo(f"token {token_id} for {user.username} ({label}); it is shown only now:", err=True)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.argument("user_name", metavar="[NAME]", required=False)
+@pass_context
+def tokens_list(ctx: Context, user_name: str | None) -> None:
+    """Tokens (of NAME, or everyone's): id, prefix, owner, label, state."""
+    user_id = _find_user(ctx, user_name).id if user_name else None
+    for t in ctx.store().community.tokens(user_id):
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "live"
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.username}\t{t.name}\t{state}\t{used}")
+
+
+@tokens.command("revoke")
+@click.argument("token_ids", metavar="ID...", nargs=-1, type=int, required=True)
+@pass_context
+def tokens_revoke(ctx: Context, token_ids: tuple[int, ...]) -> None:
+    """Revoke tokens by id (see `paperfeed tokens list`)."""
+    from paperfeed.store import utcnow
+
+    failed = False
+    for token_id in token_ids:
+        if ctx.store().community.revoke_token(token_id, now=utcnow()):
+            click.echo(f"token {token_id} revoked")
+        else:
+            click.echo(f"no live token {token_id}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -103,6 +103,7 @@ class PaperDetail:
     versions: list[tuple[int, datetime | None]] = field(default_factory=list)
     source: str | None = None
     refreshed_at: datetime | None = None
+    hidden: bool = False  # by a moderator
 
     @property
     def latest_version(self) -> tuple[int, datetime | None] | None:
@@ -112,11 +113,66 @@ class PaperDetail:
         return None
 
 
+ROLES = ("user", "moderator", "admin")
+
+
 @dataclass(frozen=True)
 class User:
     id: int
     username: str
     display_name: str | None = None
+    email: str | None = None
+    role: str = "user"
+    banned_at: datetime | None = None
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in ("moderator", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    paper_id: str
+    user_id: int
+    username: str
+    body: str
+    body_html: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    user_id: int
+    username: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ModerationEntry:
+    id: int
+    actor_name: str
+    action: str
+    target_type: str
+    target_id: str
+    reason: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

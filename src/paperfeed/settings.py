@@ -8,6 +8,7 @@ test checks that they match, so the docs cannot drift from the code.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,11 +119,75 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Connections kept open per process (PostgreSQL only).",
     ),
+    Setting(
+        "public_url",
+        str,
+        "http://127.0.0.1:8000",
+        "Address readers reach the site at, for links in e-mails (no trailing slash).",
+    ),
+    Setting(
+        "secret_key",
+        str,
+        "",
+        "Key that signs CSRF tokens and password-reset links. Empty: one is generated on first "
+        "use and kept in the database, so every app server shares it.",
+    ),
+    Setting(
+        "secure_cookies",
+        str,
+        "auto",
+        "Mark cookies `Secure`: `auto` (when the request came over HTTPS, as told by a trusted "
+        "proxy), `always` or `never`.",
+    ),
+    Setting(
+        "trusted_proxies",
+        str,
+        "127.0.0.1",
+        "Addresses whose X-Forwarded-For/-Proto headers are believed (comma-separated, `*` "
+        "for any): the client address is what rate limits count.",
+    ),
+    Setting("session_days", int, "30", "Days a login lasts without activity."),
+    Setting(
+        "signups",
+        str,
+        "open",
+        "`open`: anyone can create an account; `closed`: only `paperfeed users create`.",
+    ),
+    Setting(
+        "rate_limits",
+        str,
+        "login=10/15m,signup=5/1h,reset=5/1h,submit=30/1h,vote=600/1h,comment=30/1h",
+        "Actions allowed per window, counted per user and per client address "
+        "(`action=N/window`, window in s, m, h or d).",
+    ),
+    Setting(
+        "trending_gravity",
+        float,
+        "1.5",
+        "Trending score = votes / (hours since the paper's feed day began + 2) ^ gravity: "
+        "higher forgets old papers faster (1.5: yesterday's paper needs ~4.5× the votes).",
+    ),
+    Setting("smtp_host", str, "", "SMTP server for e-mail; empty: no e-mail is sent."),
+    Setting("smtp_port", int, "587", "SMTP port (587 for STARTTLS, 465 for SSL, 25 plain)."),
+    Setting("smtp_security", str, "starttls", "`none`, `starttls` or `ssl`."),
+    Setting("smtp_user", str, "", "SMTP login name (empty: no login)."),
+    Setting("smtp_password", str, "", "SMTP password."),
+    Setting("mail_from", str, "paperfeed@localhost", "From address of every e-mail."),
+    Setting("mail_rate", float, "5", "E-mails per second at most."),
 )
 
 
 class SettingsError(ValueError):
     """A setting has a value of the wrong type."""
+
+
+CHOICES = {
+    "secure_cookies": ("auto", "always", "never"),
+    "signups": ("open", "closed"),
+    "smtp_security": ("none", "starttls", "ssl"),
+}
+_RATE_RE = re.compile(r"^(?P<action>[a-z_]+)=(?P<count>\d+)/(?P<n>\d+)?(?P<unit>[smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -144,6 +209,21 @@ class Settings:
     contact: str
     arxiv_holidays: str
     db_pool_size: int
+    public_url: str
+    secret_key: str
+    secure_cookies: str
+    trusted_proxies: str
+    session_days: int
+    signups: str
+    rate_limits: str
+    trending_gravity: float
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
+    mail_from: str
+    mail_rate: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,7 +241,30 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.arxiv_calendar()  # a bad holiday date fails at start, not on a page
+        settings.check_choices()
+        settings.rate_limit_rules()
         return settings
+
+    def check_choices(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()}={value!r}: must be one of {', '.join(allowed)}"
+                )
+
+    def rate_limit_rules(self) -> dict[str, tuple[int, int]]:
+        """``{action: (allowed, window seconds)}`` from ``rate_limits``."""
+        rules: dict[str, tuple[int, int]] = {}
+        for part in filter(None, (p.strip() for p in self.rate_limits.split(","))):
+            match = _RATE_RE.match(part)
+            if not match:
+                raise SettingsError(
+                    f"{PREFIX}RATE_LIMITS: {part!r} is not `action=N/window` (like vote=600/1h)"
+                )
+            count, window = int(match["count"]), int(match["n"] or 1) * _UNITS[match["unit"]]
+            rules[match["action"]] = (count, window)
+        return rules
 
     def arxiv_calendar(self) -> ArxivCalendar:
         """arXiv's announcement calendar with the published and configured holidays."""

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import shared_data
-from fixture_server import FixtureServer, route_key
+from conftest import BROKEN_ID, arxiv_routes, shared_data
+from fixture_server import FixtureServer
 from paperfeed.ingest import RecordError, SourceError, load_records
 from paperfeed.ingest.arxiv_api import ArxivApiError, ArxivClient, parse_feed
 from paperfeed.store import Store
-
-IGNORED = ("sortBy", "sortOrder")
-BROKEN_ID = "2999.99999"
 
 
 def fixtures() -> tuple[Path, list[dict[str, object]]]:
@@ -26,18 +22,7 @@ def fixtures() -> tuple[Path, list[dict[str, object]]]:
 
 @pytest.fixture(scope="module")
 def arxiv_server() -> Iterator[FixtureServer]:
-    directory, index = fixtures()
-    routes = {}
-    for entry in index:
-        if entry["url"]:
-            query = urlsplit(str(entry["url"])).query
-            routes[route_key(f"/api/query?{query}", IGNORED)] = (
-                directory / str(entry["file"])
-            ).read_bytes()
-    whole = (directory / "id_1707.08567_s0_m100_6a1afebfc6a3.xml").read_bytes()
-    broken = f"/api/query?search_query=&id_list={BROKEN_ID}&start=0&max_results=100"
-    routes[route_key(broken, IGNORED)] = whole[: len(whole) // 2]
-    with FixtureServer(routes, ignore=IGNORED) as server:
+    with FixtureServer(*arxiv_routes()) as server:
         yield server
 
 

@@ -173,10 +173,10 @@ def test_query_count_does_not_grow_with_cards(live: LiveServer) -> None:
     get(live, "/papers/2310.06110")  # the related papers' index is loaded and fresh
     with QueryCounter(live.store.engine) as counter:
         get(live, "/papers/2310.06110")
-    # The paper with its feed days, its versions, and its related papers: on SQLite from
-    # the in-process index plus one query for their rows, on PostgreSQL one pgvector query
-    # (after one SET for the HNSW scan).
-    expected = 3 if live.store.backend == "sqlite" else 4
+    # The paper with its feed days, its versions, its comments and its related papers: on
+    # SQLite from the in-process index plus one query for their rows, on PostgreSQL one
+    # pgvector query (after one SET for the HNSW scan).
+    expected = 4 if live.store.backend == "sqlite" else 5
     assert len(counter.statements) == expected, counter.statements
     assert len(get_json(live, "/papers/2310.06110")["related"]) == 5
 

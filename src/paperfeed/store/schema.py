@@ -103,6 +103,7 @@ papers = sa.Table(
         nullable=True,
         comment="stable integer id for search indexes, set on insert",
     ),
+    sa.Column("hidden_at", sa.DateTime, nullable=True, comment="hidden by a moderator"),
     sa.Index("ix_papers_published", "published"),
     sa.Index("ix_papers_source", "source"),
     sa.Index("ix_papers_doc_id", "doc_id", unique=True),
@@ -174,6 +175,100 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("display_name", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("username_key", sa.String(64), nullable=True, comment="lower-case username"),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("email_key", sa.String(320), nullable=True, comment="lower-case e-mail"),
+    sa.Column("password_hash", sa.Text, nullable=True, comment="argon2id; NULL = cannot log in"),
+    sa.Column(
+        "role", sa.String(16), nullable=False, server_default="user", comment="user|moderator|admin"
+    ),
+    sa.Column("banned_at", sa.DateTime, nullable=True),
+    sa.Column("password_changed_at", sa.DateTime, nullable=True),
+    sa.Index("ix_users_username_key", "username_key", unique=True),
+    sa.Index("ix_users_email_key", "email_key", unique=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True, comment="sha256 of the cookie's token"),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(256), nullable=True),
+    sa.Index("ix_sessions_user_id", "user_id"),
+    sa.Index("ix_sessions_expires_at", "expires_at"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, comment="sha256 of the token"),
+    sa.Column("prefix", sa.String(16), nullable=False, comment="first characters, to tell apart"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+    sa.Index("ix_api_tokens_token_hash", "token_hash", unique=True),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, comment="Markdown as written"),
+    sa.Column("body_html", sa.Text, nullable=False, comment="rendered and sanitized"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("edited_at", sa.DateTime, nullable=True),
+    sa.Column("deleted_at", sa.DateTime, nullable=True),
+    sa.Column("hidden_at", sa.DateTime, nullable=True, comment="hidden by a moderator"),
+    sa.Index("ix_comments_paper_id", "paper_id"),
+    sa.Index("ix_comments_user_id", "user_id"),
+)
+
+moderation_log = sa.Table(
+    "moderation_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "actor_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column("actor_name", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target_type", sa.String(16), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_moderation_log_created_at", "created_at"),
+)
+
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("key", sa.String(256), primary_key=True, comment="action:scope:who:window"),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Index("ix_rate_counters_expires_at", "expires_at"),
+)
+
+site_keys = sa.Table(
+    "site_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 

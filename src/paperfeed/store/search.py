@@ -272,13 +272,16 @@ class SearchStore:
             return {pid: ((when, votes), (votes, when)) for pid, when, votes in conn.execute(query)}
 
     def papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """The papers among ``ids`` that readers may see (not hidden by moderators)."""
         from .store import _paper_from_row
 
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
         with self.store.reading() as conn:
-            rows = conn.execute(sa.select(papers).where(papers.c.arxiv_id.in_(wanted))).all()
+            rows = conn.execute(
+                sa.select(papers).where(papers.c.arxiv_id.in_(wanted), papers.c.hidden_at.is_(None))
+            ).all()
         return {row.arxiv_id: _paper_from_row(row) for row in rows}
 
     # -- embeddings -----------------------------------------------------------------------
@@ -436,6 +439,7 @@ class SearchStore:
         query = (
             sa.select(papers, (1 - nearest.c.distance).label("similarity"))
             .join(nearest, nearest.c.paper_id == papers.c.arxiv_id)
+            .where(papers.c.hidden_at.is_(None))
             .order_by(nearest.c.distance)
         )
         with self.store.reading() as conn:

@@ -26,6 +26,7 @@ from paperfeed.models import (
     merge_paper,
 )
 
+from .community import CommunityStore
 from .engine import WRITE_OPTION, DatabaseError, describe_url, make_engine
 from .schema import (
     feed_entries,
@@ -61,6 +62,15 @@ class BatchResult:
     feed_entries_added: int = 0
     upvotes_changed: int = 0
     ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    arxiv_id: str
+    upvotes: int
+    day: date
+    shown: datetime
+    submitted_by: str | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,7 @@ class Store:
         self.engine = engine
         self.url = url
         self.search = SearchStore(self)
+        self.community = CommunityStore(self)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5) -> Store:
@@ -220,7 +231,7 @@ class Store:
         query = (
             sa.select(papers, first_day, submitter)
             .join(feed_entries, feed_entries.c.paper_id == papers.c.arxiv_id)
-            .where(in_range)
+            .where(in_range, papers.c.hidden_at.is_(None))
             .group_by(papers.c.arxiv_id)
             .order_by(
                 papers.c.upvotes.desc(),
@@ -230,7 +241,11 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        count = sa.select(sa.func.count(sa.distinct(feed_entries.c.paper_id))).where(in_range)
+        count = (
+            sa.select(sa.func.count(sa.distinct(feed_entries.c.paper_id)))
+            .join(papers, papers.c.arxiv_id == feed_entries.c.paper_id)
+            .where(in_range, papers.c.hidden_at.is_(None))
+        )
         with self.reading() as conn:
             rows = conn.execute(query).all()
             total = conn.execute(count).scalar_one()
@@ -238,6 +253,27 @@ class Store:
             FeedItem(paper=_paper_from_row(r), day=r.day, submitted_by=r.submitted_by) for r in rows
         ]
         return items, total
+
+    def feed_rows(self, start: date, end: date) -> list[FeedRow]:
+        """Every paper featured between ``start`` and ``end`` with what ordering needs: its
+        votes, first day in the range, when it appeared (one query, no text columns)."""
+        query = (
+            sa.select(
+                papers.c.arxiv_id,
+                papers.c.upvotes,
+                sa.func.min(feed_entries.c.day).label("day"),
+                sa.func.coalesce(papers.c.published, papers.c.first_seen).label("shown"),
+                sa.func.min(feed_entries.c.submitted_by_name).label("submitted_by"),
+            )
+            .join(feed_entries, feed_entries.c.paper_id == papers.c.arxiv_id)
+            .where(feed_entries.c.day.between(start, end), papers.c.hidden_at.is_(None))
+            .group_by(papers.c.arxiv_id)
+        )
+        with self.reading() as conn:
+            return [
+                FeedRow(r.arxiv_id, r.upvotes, r.day, r.shown, r.submitted_by)
+                for r in conn.execute(query)
+            ]
 
     def latest_day(self) -> date | None:
         with self.reading() as conn:
@@ -285,6 +321,7 @@ class Store:
             versions=[(v.version, v.dated) for v in versions],
             source=rows[0].source,
             refreshed_at=rows[0].refreshed_at,
+            hidden=rows[0].hidden_at is not None,
         )
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
@@ -489,7 +526,12 @@ class Store:
         with self.writing() as conn:
             user_id = conn.execute(
                 users.insert()
-                .values(username=username, display_name=display_name, created_at=utcnow())
+                .values(
+                    username=username,
+                    username_key=username.lower(),
+                    display_name=display_name,
+                    created_at=utcnow(),
+                )
                 .returning(users.c.id)
             ).scalar_one()
         return User(id=user_id, username=username, display_name=display_name)

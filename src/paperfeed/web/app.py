@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -15,11 +15,15 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
+from paperfeed.community.auth import Accounts
+from paperfeed.community.ratelimit import RateLimiter
+from paperfeed.community.submit import Submitter
 from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import routes
+from . import community, routes
+from .auth import browser_middleware, csrf_guard, template_context
 from .responses import PageError, error_response
 
 HERE = Path(__file__).parent
@@ -43,17 +47,27 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        dependencies=[Depends(csrf_guard)],
     )
     app.state.store = store
     app.state.settings = settings
     app.state.calendar = settings.arxiv_calendar()
     app.state.searcher = Searcher(store)
-    app.state.clock = clock or (lambda: datetime.now(UTC))
-    templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.clock = clock = clock or (lambda: datetime.now(UTC))
+
+    def utc_now() -> datetime:  # naive UTC, as the database keeps time
+        return clock().astimezone(UTC).replace(tzinfo=None)
+
+    app.state.accounts = Accounts(store, settings, utc_now)
+    app.state.rate_limiter = RateLimiter(store, settings.rate_limit_rules(), utc_now)
+    app.state.submitter = Submitter(store, settings)
+    templates = Jinja2Templates(directory=HERE / "templates", context_processors=[template_context])
     templates.env.globals["site_name"] = settings.site_name
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(community.router)
     app.include_router(routes.router)
+    app.middleware("http")(browser_middleware)
     _install_error_handlers(app)
     return app
 
@@ -61,7 +75,7 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
-        return error_response(request, exc.status, exc.code, exc.message, exc.links)
+        return error_response(request, exc.status, exc.code, exc.message, exc.links, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

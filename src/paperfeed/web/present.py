@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from paperfeed.models import FeedItem, FeedPage, Paper, PaperDetail
+from paperfeed.models import Comment, FeedItem, FeedPage, Paper, PaperDetail
 from paperfeed.rank.feeds import CalendarState
 from paperfeed.search import SearchResults
 from paperfeed.search.engine import MAX_RESULTS
@@ -243,3 +243,28 @@ def related_json(related: Sequence[tuple[Paper, float]]) -> list[dict[str, Any]]
         }
         for paper, similarity in related
     ]
+
+
+def comments_json(
+    comments: Sequence[Comment], viewer_id: int | None, moderator: bool
+) -> list[dict[str, Any]]:
+    """A paper's comments as a reader sees them: deleted and hidden ones keep their place
+    in the thread without their text (moderators still see hidden text)."""
+    shown = []
+    for c in comments:
+        gone = c.deleted or (c.hidden and not moderator)
+        shown.append(
+            {
+                "id": c.id,
+                "author": None if c.deleted else c.username,
+                "html": None if gone else c.body_html,
+                "body": c.body if viewer_id == c.user_id and not gone else None,
+                "created_at": _iso(c.created_at),
+                "created_label": human_date(c.created_at.date()),
+                "edited": c.edited_at is not None,
+                "deleted": c.deleted,
+                "hidden": c.hidden,
+                "mine": viewer_id == c.user_id,
+            }
+        )
+    return shown

@@ -13,13 +13,19 @@ class PageError(Exception):
     """A 4xx answer with a code and a message for people; ``links`` help them on."""
 
     def __init__(
-        self, status: int, code: str, message: str, links: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        links: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.links = links or {}
+        self.headers = headers or {}
 
 
 def wants_json(request: Request) -> bool:
@@ -38,13 +44,20 @@ def render(request: Request, template: str, data: dict[str, Any], status: int = 
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, links: dict[str, str]
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    links: dict[str, str],
+    headers: dict[str, str] | None = None,
 ) -> Response:
     if wants_json(request):
         body: dict[str, Any] = {"error": {"code": code, "message": message}}
         if links:
             body["error"]["links"] = links
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
     templates: Jinja2Templates = request.app.state.templates
     context = {"data": {"status": status, "code": code, "message": message, "links": links}}
-    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return templates.TemplateResponse(
+        request, "error.html", context, status_code=status, headers=headers
+    )

@@ -17,11 +17,13 @@ from paperfeed.rank.feeds import (
     latest_period,
     parse_period,
 )
+from paperfeed.rank.trending import OrderError, Trending, check_order, feed_now, ordered_page
 from paperfeed.search import MODES, QuerySyntaxError, Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 from . import present
+from .auth import current_user
 from .responses import PageError, render
 
 router = APIRouter()
@@ -47,8 +49,14 @@ def _page_number(raw: str | None) -> int:
     return int(raw)
 
 
-def _feed_data(request: Request, kind: str, label: str | None, page: str | None) -> dict[str, Any]:
+def _feed_data(
+    request: Request, kind: str, label: str | None, page: str | None, sort: str | None = None
+) -> dict[str, Any]:
     store, settings = _store(request), _settings(request)
+    try:
+        order = check_order(sort)
+    except OrderError as exc:
+        raise PageError(400, "bad_sort", str(exc)) from None
     period: Period | None
     if label is None:
         period = latest_period(store, kind)
@@ -62,9 +70,26 @@ def _feed_data(request: Request, kind: str, label: str | None, page: str | None)
         except PeriodError as exc:
             raise PageError(400, "bad_date", str(exc)) from None
     number = _page_number(page)
-    result = feed_page(store, period, page=number, page_size=settings.page_size)
-    data = present.feed_json(result, settings.abstract_preview_chars)
     now = request.app.state.clock()
+    why: dict[str, Any] = {}
+    if order == "top":
+        result = feed_page(store, period, page=number, page_size=settings.page_size)
+    else:
+        latest = store.latest_day()
+        result, why = ordered_page(
+            store,
+            period,
+            order,
+            now=feed_now(now, latest),
+            trending=Trending(settings.trending_gravity),
+            page=number,
+            page_size=settings.page_size,
+        )
+    data = present.feed_json(result, settings.abstract_preview_chars)
+    data["sort"] = order
+    for card in data["papers"]:
+        if card["id"] in why:
+            card["trending"] = why[card["id"]]
     calendar = request.app.state.calendar
     if result.total == 0:
         code, message = "no_papers", f"No papers on the feed for {period.label}."
@@ -82,6 +107,7 @@ def _feed_data(request: Request, kind: str, label: str | None, page: str | None)
         data["calendar"] = present.calendar_json(state)
     if number > result.pages:
         raise PageError(404, "no_such_page", f"{period.label} has only {result.pages} page(s).")
+    _mark_votes(request, data["papers"])
     return data
 
 
@@ -90,12 +116,32 @@ def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
         bare, _version = split_arxiv_id(arxiv_id)
     except InvalidArxivId as exc:
         raise PageError(404, "bad_arxiv_id", str(exc)) from None
-    detail = _store(request).paper_detail(bare)
-    if detail is None:
+    store = _store(request)
+    detail = store.paper_detail(bare)
+    viewer = current_user(request)
+    hidden = detail is not None and detail.hidden
+    if detail is None or (hidden and not (viewer and viewer.is_moderator)):
         raise PageError(404, "unknown_paper", f"No paper {bare} here.")
     data = present.paper_page_json(detail)
+    data["hidden"] = hidden
+    data["paper"]["voted"] = bool(viewer and store.community.voted(viewer.id, [bare]))
+    data["comments"] = present.comments_json(
+        store.community.comments_for(bare),
+        viewer.id if viewer else None,
+        bool(viewer and viewer.is_moderator),
+    )
     data["related"] = present.related_json(_searcher(request).related(bare, RELATED))
     return data
+
+
+def _mark_votes(request: Request, cards: list[dict[str, Any]]) -> None:
+    """Flag the cards the viewer has upvoted (one query; nothing for visitors)."""
+    viewer = current_user(request)
+    if viewer is None or not cards:
+        return
+    voted = _store(request).community.voted(viewer.id, [card["id"] for card in cards])
+    for card in cards:
+        card["voted"] = card["id"] in voted
 
 
 def _searcher(request: Request) -> Searcher:
@@ -124,6 +170,7 @@ def _search_data(
     data["form"] = form
     if results.total and number > results.pages:
         raise PageError(404, "no_such_page", f"The search has only {results.pages} page(s).")
+    _mark_votes(request, data["papers"])
     return data
 
 
@@ -131,35 +178,42 @@ def _search_data(
 
 
 @router.get("/", summary="Daily feed: the latest day, or ?date=YYYY-MM-DD")
-def daily(request: Request, date: str | None = None, page: str | None = None) -> Response:
-    return render(request, "feed.html", _feed_data(request, "day", date, page))
+def daily(
+    request: Request, date: str | None = None, page: str | None = None, sort: str | None = None
+) -> Response:
+    return render(request, "feed.html", _feed_data(request, "day", date, page, sort))
 
 
 @router.get("/week", summary="The latest week")
-def latest_week(request: Request) -> Response:
-    return _redirect_to_latest(request, "week")
+def latest_week(request: Request, sort: str | None = None) -> Response:
+    return _redirect_to_latest(request, "week", sort)
 
 
 @router.get("/month", summary="The latest month")
-def latest_month(request: Request) -> Response:
-    return _redirect_to_latest(request, "month")
+def latest_month(request: Request, sort: str | None = None) -> Response:
+    return _redirect_to_latest(request, "month", sort)
 
 
-def _redirect_to_latest(request: Request, kind: str) -> Response:
+def _redirect_to_latest(request: Request, kind: str, sort: str | None) -> Response:
     period = latest_period(_store(request), kind)
     if period is None:
         raise PageError(404, "empty_feed", "No papers yet: import some with `paperfeed import`.")
-    return RedirectResponse(f"/{kind}/{period.label}", status_code=307)
+    query = f"?sort={check_order(sort)}" if sort in ("trending", "new") else ""
+    return RedirectResponse(f"/{kind}/{period.label}{query}", status_code=307)
 
 
 @router.get("/week/{label}", summary="Papers of an ISO week, e.g. 2025-W50")
-def weekly(request: Request, label: str, page: str | None = None) -> Response:
-    return render(request, "feed.html", _feed_data(request, "week", label, page))
+def weekly(
+    request: Request, label: str, page: str | None = None, sort: str | None = None
+) -> Response:
+    return render(request, "feed.html", _feed_data(request, "week", label, page, sort))
 
 
 @router.get("/month/{label}", summary="Papers of a month, e.g. 2025-12")
-def monthly(request: Request, label: str, page: str | None = None) -> Response:
-    return render(request, "feed.html", _feed_data(request, "month", label, page))
+def monthly(
+    request: Request, label: str, page: str | None = None, sort: str | None = None
+) -> Response:
+    return render(request, "feed.html", _feed_data(request, "month", label, page, sort))
 
 
 @router.get("/papers/{arxiv_id:path}", summary="One paper")
@@ -188,18 +242,24 @@ def health(request: Request) -> Response:
 
 
 @router.get("/api/v1/feed", summary="Daily feed as JSON (latest day, or ?date=)")
-def api_daily(request: Request, date: str | None = None, page: str | None = None) -> Response:
-    return JSONResponse(_feed_data(request, "day", date, page))
+def api_daily(
+    request: Request, date: str | None = None, page: str | None = None, sort: str | None = None
+) -> Response:
+    return JSONResponse(_feed_data(request, "day", date, page, sort))
 
 
 @router.get("/api/v1/week/{label}", summary="Weekly feed as JSON")
-def api_weekly(request: Request, label: str, page: str | None = None) -> Response:
-    return JSONResponse(_feed_data(request, "week", label, page))
+def api_weekly(
+    request: Request, label: str, page: str | None = None, sort: str | None = None
+) -> Response:
+    return JSONResponse(_feed_data(request, "week", label, page, sort))
 
 
 @router.get("/api/v1/month/{label}", summary="Monthly feed as JSON")
-def api_monthly(request: Request, label: str, page: str | None = None) -> Response:
-    return JSONResponse(_feed_data(request, "month", label, page))
+def api_monthly(
+    request: Request, label: str, page: str | None = None, sort: str | None = None
+) -> Response:
+    return JSONResponse(_feed_data(request, "month", label, page, sort))
 
 
 @router.get("/api/v1/search", summary="Search results as JSON (same parameters as /search)")

@@ -1,0 +1,1 @@
+"""What readers add to a paper page: comments and how they are rendered."""
