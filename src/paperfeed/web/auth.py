@@ -142,8 +142,14 @@ def require_moderator(request: Request) -> User:
 
 def _safe_next(target: str | None) -> str:
     """A local path to go back to: never another site (``//evil``, ``https:``)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
+        return "/"  # browsers drop tabs and newlines: "/\t/evil" would become "//evil"
     return target
 
 
