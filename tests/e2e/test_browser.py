@@ -94,3 +94,62 @@ def test_search_from_the_header_box(
     page.goto(live.url + '/search?q=spin+"glass')
     assert "a quote is not closed" in page.locator(".message").inner_text()
     context.close()
+
+
+def _count(page: object, selector: str) -> int:
+    return int(page.locator(selector).first.inner_text())  # type: ignore[attr-defined]
+
+
+def test_sign_up_vote_and_comment_without_javascript(browser: object, live: LiveServer) -> None:
+    """Every community action is a plain form: it works with JavaScript off."""
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(live.url + "/")
+    page.click("text=Sign up")
+    page.fill("#f-username", "nojs-reader")
+    page.fill("#f-email", "nojs@example.org")
+    page.fill("#f-password", "a long enough passphrase")
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(live.url + "/")
+    assert page.locator(".account .who").inner_text() == "nojs-reader"
+    card = page.locator("article.card").first
+    before = int(card.locator(".count").inner_text())
+    card.locator("button.votes").click()
+    page.wait_for_url(live.url + "/")  # back on the feed after the POST and redirect
+    card = page.locator("article.card").nth(0)
+    voted = page.locator("article.card button.votes[aria-pressed=true]")
+    assert voted.count() == 1
+    assert int(voted.locator(".count").inner_text()) == before + 1
+    card.locator("h3 a").click()
+    page.wait_for_url("**/papers/**")
+    page.fill("#new-comment", "Nice bound: $\\|x_i\\|_2 \\le 1$ holds *uniformly*.")
+    page.click("button:has-text('Comment')")
+    page.wait_for_url("**/papers/**#c*")
+    body = page.locator(".comment-body").last
+    assert "$\\|x_i\\|_2 \\le 1$" in body.inner_text()
+    assert body.locator("em").inner_text() == "uniformly"
+    page.screenshot(path=str(ARTIFACTS / "paper-comments.png"), full_page=True)
+    context.close()
+
+
+def test_vote_with_htmx_does_not_reload(browser: object, live: LiveServer) -> None:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(live.url + "/signup")
+    page.fill("#f-username", "htmx-reader")
+    page.fill("#f-email", "htmx@example.org")
+    page.fill("#f-password", "a long enough passphrase")
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(live.url + "/")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    button = page.locator("article.card button.votes").nth(1)
+    before = int(button.locator(".count").inner_text())
+    button.click()
+    page.wait_for_selector("article.card >> nth=1 >> button.votes[aria-pressed=true]")
+    assert int(page.locator("article.card").nth(1).locator(".count").inner_text()) == before + 1
+    page.locator("article.card").nth(1).locator("button.votes").click()  # and withdraw it
+    page.wait_for_selector("article.card >> nth=1 >> button.votes[aria-pressed=false]")
+    assert int(page.locator("article.card").nth(1).locator(".count").inner_text()) == before
+    assert navigations == []  # swapped in place, no page load
+    context.close()

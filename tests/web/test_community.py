@@ -595,3 +595,32 @@ def test_banned_user_cannot_act(site: LiveServer) -> None:
     assert browser.post(f"/papers/{PAPER}/vote", {"vote": "1"}).status_code == 303  # to login
     assert browser.post(f"/papers/{PAPER}/comments", {"body": "hi"}).status_code == 401
     assert browser.login(user.username).status_code == 403
+
+
+def test_nobody_votes_for_someone_else(site: LiveServer) -> None:
+    """A vote is always the authenticated account's: no field names another voter."""
+    alice, bob = make_user(site), make_user(site)
+    _, token = accounts(site).create_token(alice, "t")
+    api = httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {token}"})
+    response = api.post(
+        f"/api/v1/papers/{PAPER}/upvote", params={"user_id": bob.id}, json={"user_id": bob.id}
+    )
+    assert response.status_code == 200
+    assert site.store.community.voted(alice.id, [PAPER]) == {PAPER}
+    assert site.store.community.voted(bob.id, [PAPER]) == set()
+    browser = Browser(site)
+    browser.login(alice.username)
+    browser.post(f"/papers/{PAPER}/vote", {"vote": "0", "user_id": str(bob.id)})
+    assert site.store.community.voted(alice.id, [PAPER]) == set()
+    api.close()
+
+
+def test_vote_from_a_feed_page_returns_to_it(site: LiveServer, browser: Browser) -> None:
+    user = make_user(site)
+    browser.login(user.username)
+    day = site.store.paper_detail(PAPER).feed_days[0]  # type: ignore[union-attr]
+    page = browser.get(f"/?date={day}")
+    assert f'name="next" value="/?date={day}"' in page.text
+    back = browser.post(f"/papers/{PAPER}/vote", {"vote": "1", "next": f"/?date={day}"})
+    assert back.headers["location"] == f"/?date={day}"
+    browser.post(f"/papers/{PAPER}/vote", {"vote": "0"})

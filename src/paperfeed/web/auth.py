@@ -200,4 +200,9 @@ def template_context(request: Request) -> dict[str, Any]:
         user = current_user(request)
     except PageError:
         user = None
-    return {"viewer": user, "csrf_token": csrf_token(request), "request_path": request.url.path}
+    query = request.url.query
+    return {
+        "viewer": user,
+        "csrf_token": csrf_token(request),
+        "request_path": request.url.path + (f"?{query}" if query else ""),
+    }
