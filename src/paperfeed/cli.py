@@ -958,6 +958,156 @@ def tokens_revoke(ctx: Context, token_ids: tuple[int, ...]) -> None:
         sys.exit(1)
 
 
+# -- digests and subscribers ----------------------------------------------------------------
+
+
+def _digest_sender(ctx: Context) -> Any:
+    from paperfeed.digest.links import DigestLinks
+    from paperfeed.digest.send import DigestSender
+
+    links = DigestLinks(_accounts(ctx).signer, ctx.settings.public_url)
+    return DigestSender(ctx.store(), ctx.settings, links)
+
+
+@cli.group()
+def digest() -> None:
+    """E-mail digests: send a period's mails, preview one."""
+
+
+@digest.command("send")
+@click.option("--period", "kind", type=click.Choice(["daily", "weekly"]), default="daily")
+@click.option("--dry-run", is_flag=True, help="Compose and count, send nothing, log nothing.")
+@click.option("--to", "address", help="Only this subscriber (must be confirmed).")
+@pass_context
+def digest_send(ctx: Context, kind: str, dry_run: bool, address: str | None) -> None:
+    """Send the digest of the latest day (or ended ISO week) to each confirmed subscriber of
+    that frequency who has not had it. Safe to rerun; holds a lock."""
+    from paperfeed.mail import Mailer
+
+    store = ctx.store()
+    sender = _digest_sender(ctx)
+    only = None
+    if address:
+        sub = store.digests.by_email(address)
+        if sub is None or sub.status != "confirmed":
+            raise click.ClickException(f"{address} is not a confirmed subscriber")
+        only = [sub]
+    mailer = Mailer.from_settings(ctx.settings)
+    if not mailer.enabled and not dry_run:
+        raise click.ClickException("no SMTP server: set PAPERFEED_SMTP_HOST (or use --dry-run)")
+    with (
+        _friendly_errors(),
+        store.job_lock(f"digest-{kind}"),
+        _job_run(store, f"digest {kind}") as log,
+    ):
+        summary = sender.send(kind, mailer, dry_run=dry_run, only=only)
+        log.append(summary.line())
+        click.echo(summary.line())
+        for error in summary.errors[:20]:
+            click.echo(f"  {error}", err=True)
+        if summary.stopped:
+            raise click.ClickException(summary.stopped)
+
+
+@digest.command("preview")
+@click.argument("address")
+@click.option("--period", "kind", type=click.Choice(["daily", "weekly"]))
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML part to this file (default: print the text part).",
+)
+@pass_context
+def digest_preview(ctx: Context, address: str, kind: str | None, html_path: Path | None) -> None:
+    """Render ADDRESS's next digest without sending it."""
+    from paperfeed.digest.render import render
+
+    store = ctx.store()
+    sub = store.digests.by_email(address)
+    if sub is None:
+        raise click.ClickException(f"{address} is not a subscriber")
+    sender = _digest_sender(ctx)
+    period, pool, _, vectors = sender.digests(kind or sub.frequency, [sub])
+    if period is None or pool is None:
+        raise click.ClickException("no papers on the feed yet")
+    composed = sender.compose_one(pool, sub, vectors)
+    if composed.count == 0:
+        click.echo(f"nothing for {address} in {period.key}: no paper matches the preferences")
+        return
+    text, html = render(composed, ctx.settings, sender.links)
+    if html_path:
+        html_path.write_text(html, encoding="utf-8")
+        click.echo(f"wrote {html_path} ({composed.count} papers of {period.key})")
+    else:
+        click.echo(text)
+
+
+@cli.group()
+def subscribers() -> None:
+    """The digest's mailing list."""
+
+
+@subscribers.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    required=True,
+    help="The addresses opted in elsewhere (required: this skips double opt-in).",
+)
+@pass_context
+def subscribers_import(ctx: Context, path: Any, confirmed: bool) -> None:
+    """Import addresses (one per line; blank lines and # comments skipped)."""
+    from paperfeed.community.auth import AccountError, check_email
+    from paperfeed.store import utcnow
+
+    store = ctx.store()
+    added = existing = bad = 0
+    for number, line in enumerate(path, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            address = check_email(text)
+        except AccountError:
+            click.echo(f"{path.name}:{number}: not an e-mail address: {text[:80]!r}", err=True)
+            bad += 1
+            continue
+        before = store.digests.by_email(address)
+        store.digests.subscribe(address, now=utcnow(), confirmed=confirmed)
+        if before is None:
+            added += 1
+        else:
+            existing += 1
+    click.echo(f"added {added}, already there {existing}, invalid {bad}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(["pending", "confirmed", "unsubscribed", "bounced"]))
+@pass_context
+def subscribers_list(ctx: Context, status: str | None) -> None:
+    """Every subscriber: address, status, frequency."""
+    for sub in ctx.store().digests.all(status):
+        click.echo(f"{sub.email}\t{sub.status}\t{sub.frequency}\t{sub.top_n}")
+
+
+@subscribers.command("remove")
+@click.argument("addresses", nargs=-1, required=True)
+@pass_context
+def subscribers_remove(ctx: Context, addresses: tuple[str, ...]) -> None:
+    """Delete subscribers and their send history."""
+    failed = False
+    for address in addresses:
+        if ctx.store().digests.remove(address):
+            click.echo(f"removed {address}")
+        else:
+            click.echo(f"no subscriber {address}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context

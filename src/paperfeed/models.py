@@ -246,3 +246,23 @@ class SearchFilter:
             or self.since
             or self.until
         )
+
+
+FREQUENCIES = ("daily", "weekly")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """Someone who gets the digest (or asked to: ``status`` pending until confirmed)."""
+
+    id: int
+    email: str
+    status: str  # pending | confirmed | unsubscribed | bounced
+    frequency: str = "daily"
+    top_n: int = 10
+    categories: tuple[str, ...] = ()  # empty: every category
+    keywords: tuple[str, ...] = ()  # empty: no keyword filter
+    personalized: bool = False
+    user_id: int | None = None
+    link_key: str = ""
+    bounces: int = 0

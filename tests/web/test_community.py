@@ -262,10 +262,16 @@ def test_every_state_changing_route_checks_csrf(site: LiveServer) -> None:
     browser = Browser(site)
     browser.login(user.username)
     checked = 0
+    # RFC 8058 one-click unsubscribe comes from mail clients without cookies or a form:
+    # its signed link is the authorisation (tested in test_digest.py).
+    exempt = {"/unsubscribe/{token}"}
     for template, operations in site.app.openapi()["paths"].items():
         for method in set(operations) & {"post", "put", "patch", "delete"}:
             path = re.sub(r"\{[^}]+\}", "1", template)
             response = browser.http.request(method.upper(), path, data={"x": "1"})
+            if template in exempt:
+                assert response.status_code in (400, 404), (template, response.status_code)
+                continue
             assert response.status_code == 403, (method, template, response.status_code)
             checked += 1
     assert checked >= 18

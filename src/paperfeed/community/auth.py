@@ -97,7 +97,11 @@ def check_email(text: str) -> str:
         raise AccountError(
             "email", "That is not an e-mail address (like ada@example.org)."
         ) from None
-    return f"{address.username}@{address.domain.lower()}"
+    try:  # a unicode domain goes on the wire as IDNA (xn--…)
+        domain = address.domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        raise AccountError("email", "That e-mail address has an invalid domain.") from None
+    return f"{address.username}@{domain}"
 
 
 def check_password(password: str, *, username: str = "", email: str = "") -> str:

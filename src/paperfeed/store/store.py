@@ -27,6 +27,7 @@ from paperfeed.models import (
 )
 
 from .community import CommunityStore
+from .digests import DigestStore
 from .engine import WRITE_OPTION, DatabaseError, describe_url, make_engine
 from .schema import (
     feed_entries,
@@ -139,6 +140,7 @@ class Store:
         self.url = url
         self.search = SearchStore(self)
         self.community = CommunityStore(self)
+        self.digests = DigestStore(self)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5) -> Store:

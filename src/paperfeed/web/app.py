@@ -22,7 +22,7 @@ from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import community, routes
+from . import community, digest, routes
 from .auth import browser_middleware, csrf_guard, template_context
 from .responses import PageError, error_response
 
@@ -66,6 +66,7 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(community.router)
+    app.include_router(digest.router)
     app.include_router(routes.router)
     app.middleware("http")(browser_middleware)
     _install_error_handlers(app)

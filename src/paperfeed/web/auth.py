@@ -163,6 +163,8 @@ async def csrf_guard(request: Request) -> None:
         return
     if request.url.path.startswith("/api/") and _cookie(request, SESSION_COOKIE) is None:
         return  # no credentials a browser adds by itself: nothing to forge (the route says 401)
+    if request.url.path.startswith("/unsubscribe/"):
+        return  # RFC 8058: mail clients POST without cookies; the signed link authorises it
     token = request.headers.get("x-csrf-token")
     content_type = request.headers.get("content-type", "")
     if token is None and content_type.startswith(

@@ -15,19 +15,9 @@ from paperfeed.models import Comment, FeedItem, FeedPage, Paper, PaperDetail
 from paperfeed.rank.feeds import CalendarState
 from paperfeed.search import SearchResults
 from paperfeed.search.engine import MAX_RESULTS
+from paperfeed.text import shorten
 
 PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut ``text`` at a word boundary near ``limit`` characters, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + "…"
 
 
 def _iso(value: date | datetime | None) -> str | None:

@@ -1,0 +1,1 @@
+"""E-mail digests: who gets what (compose), how it looks (render), sending it once (send)."""

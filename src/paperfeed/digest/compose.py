@@ -1,0 +1,152 @@
+"""What a digest holds.
+
+A daily digest covers the latest feed day; a weekly one the latest ISO week that has ended
+(the week of the latest feed day, or the one before while that week is still running). The
+period's papers are loaded once (:class:`Pool`) and each subscriber's digest is cut from it:
+the top papers by upvotes, then the trending ones not already shown, then, for a
+"personalized" subscriber with upvotes, the papers of the period nearest to what they
+upvoted (cosine to the mean of their upvoted papers' embeddings). Categories and keywords
+filter all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from paperfeed.models import Paper, Subscriber
+from paperfeed.rank.feeds import period_of
+from paperfeed.rank.trending import Trending, age_hours, feed_now
+from paperfeed.store import Store
+
+FOR_YOU = 5  # personalized picks at most
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    kind: str  # daily | weekly
+    start: date
+    end: date  # inclusive
+    label: str  # 2025-12-02 | 2025-W50
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.label}"
+
+    @property
+    def title(self) -> str:
+        if self.kind == "daily":
+            return f"{self.start:%A}, {self.start:%b} {self.start.day}, {self.start.year}"
+        first, last = f"{self.start:%b} {self.start.day}", f"{self.end:%b} {self.end.day}"
+        return f"week {self.label[-2:]} ({first} – {last})"
+
+
+def digest_period(store: Store, kind: str, today: date) -> DigestPeriod | None:
+    """The period a digest of ``kind`` covers as of ``today``; None for an empty feed."""
+    latest = store.latest_day()
+    if latest is None:
+        return None
+    latest = min(latest, today)
+    if kind == "daily":
+        return DigestPeriod("daily", latest, latest, latest.isoformat())
+    week = period_of("week", latest)
+    if week.end >= today:  # still running: the week before
+        week = period_of("week", week.start - timedelta(days=1))
+    return DigestPeriod("weekly", week.start, week.end, week.label)
+
+
+@dataclass
+class Pool:
+    """The papers of one period, with the orders every digest of it is cut from."""
+
+    period: DigestPeriod
+    papers: dict[str, Paper]
+    top: list[str]  # most upvoted first
+    trending: list[str]  # highest trending score first
+    ids: list[str] = field(default_factory=list)  # rows of ``matrix``
+    matrix: np.ndarray | None = None  # embeddings of ``ids`` (L2-normalised)
+
+    @classmethod
+    def load(cls, store: Store, period: DigestPeriod, *, now: datetime, gravity: float) -> Pool:
+        rows = store.feed_rows(period.start, period.end)
+        papers = store.search.papers(r.arxiv_id for r in rows)
+        rows = [r for r in rows if r.arxiv_id in papers]
+        top = [
+            r.arxiv_id
+            for r in sorted(rows, key=lambda r: (r.upvotes, r.shown, r.arxiv_id), reverse=True)
+        ]
+        trending = Trending(gravity)
+        reference = feed_now(now, store.latest_day())
+        scores = {r.arxiv_id: trending.score(r.upvotes, age_hours(r.day, reference)) for r in rows}
+        ranked = sorted(scores, key=lambda pid: (scores[pid], pid), reverse=True)
+        vectors = store.digests.vectors(papers)
+        ids = [pid for pid in top if pid in vectors]
+        matrix = np.stack([vectors[pid] for pid in ids]) if ids else None
+        return cls(period, papers, top, ranked, ids, matrix)
+
+    def empty(self) -> bool:
+        return not self.papers
+
+
+@dataclass(frozen=True)
+class Digest:
+    subscriber: Subscriber
+    period: DigestPeriod
+    top: list[Paper]
+    trending: list[Paper]
+    for_you: list[Paper]
+
+    @property
+    def count(self) -> int:
+        return len(self.top) + len(self.trending) + len(self.for_you)
+
+
+def _wanted(paper: Paper, sub: Subscriber) -> bool:
+    if sub.categories:
+        mine = [c.lower() for c in paper.categories or []]
+        chosen = [c.lower() for c in sub.categories]
+        if not any(c == want or c.startswith(want + ".") for c in mine for want in chosen):
+            return False
+    if sub.keywords:
+        text = f"{paper.title}\n{paper.abstract}".lower()
+        if not any(word.lower() in text for word in sub.keywords):
+            return False
+    return True
+
+
+def compose(pool: Pool, sub: Subscriber, upvoted: np.ndarray | None = None) -> Digest:
+    """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted."""
+    allowed = {pid for pid, paper in pool.papers.items() if _wanted(paper, sub)}
+    top = [pid for pid in pool.top if pid in allowed][: sub.top_n]
+    shown = set(top)
+    trending = [pid for pid in pool.trending if pid in allowed and pid not in shown]
+    trending = trending[: max(3, sub.top_n // 2)]
+    shown.update(trending)
+    for_you: list[str] = []
+    if sub.personalized and upvoted is not None and len(upvoted) and pool.matrix is not None:
+        centre = upvoted.mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        similarity = pool.matrix @ centre
+        for row in np.argsort(-similarity):
+            pid = pool.ids[int(row)]
+            if pid in allowed and pid not in shown:
+                for_you.append(pid)
+                if len(for_you) == FOR_YOU:
+                    break
+    papers = pool.papers
+    return Digest(
+        sub,
+        pool.period,
+        [papers[p] for p in top],
+        [papers[p] for p in trending],
+        [papers[p] for p in for_you],
+    )
+
+
+def period_now(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+__all__ = ["Digest", "DigestPeriod", "Pool", "compose", "digest_period", "period_now"]

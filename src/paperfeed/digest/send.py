@@ -1,0 +1,199 @@
+"""Sending a period's digests, each (subscriber, period) once.
+
+The log row of a mail is written right after the SMTP server accepted it, in its own
+transaction; a rerun skips every logged subscriber. A run killed between the server's reply
+and that write is the only way a subscriber gets a second copy, and the copy has the same
+deterministic Message-ID, so receivers can drop it. Temporary SMTP failures (4xx, a dropped
+connection) are retried with backoff; a server that stays down stops the run (the rest go out
+on the next run); 5xx answers and invalid addresses count as bounces and, after
+``bounce_threshold`` of them, stop mail to that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from paperfeed.mail import Mailer, MailError, PermanentMailError, send_with_retry
+from paperfeed.models import Subscriber
+from paperfeed.settings import Settings
+from paperfeed.store import Store, utcnow
+
+from .compose import Digest, DigestPeriod, Pool, compose, digest_period
+from .links import DigestLinks
+from .render import digest_message
+
+BOUNCE_THRESHOLD = 3
+
+
+@dataclass
+class SendSummary:
+    period: DigestPeriod | None
+    sent: int = 0
+    already: int = 0  # logged by an earlier run
+    empty: int = 0  # nothing matched the subscriber's filters
+    bounced: int = 0  # permanent failures this run
+    gone: int = 0  # unsubscribed or deleted while the run went on
+    would_send: int = 0  # --dry-run
+    errors: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early
+
+    def line(self) -> str:
+        if self.period is None:
+            return "no papers on the feed: nothing to send"
+        parts = [
+            f"{self.period.key}: sent {self.sent}",
+            f"already sent {self.already}",
+            f"nothing to send {self.empty}",
+            f"bounced {self.bounced}",
+            f"gone {self.gone}",
+        ]
+        if self.would_send:
+            parts.append(f"would send {self.would_send}")
+        if self.stopped:
+            parts.append(f"stopped: {self.stopped}")
+        return ", ".join(parts)
+
+
+def upvoted_vectors(store: Store, subs: list[Subscriber]) -> dict[int, np.ndarray]:
+    """Embeddings of what each personalized subscriber's account upvoted."""
+    users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
+    votes = store.digests.upvoted_by(users)
+    vectors = store.digests.vectors(pid for ids in votes.values() for pid in ids)
+    found = {}
+    for user_id, ids in votes.items():
+        rows = [vectors[pid] for pid in ids if pid in vectors]
+        if rows:
+            found[user_id] = np.stack(rows)
+    return found
+
+
+def _about_recipient(exc: PermanentMailError) -> bool:
+    """A refusal of this address or message (a bounce), not of our setup."""
+    text = str(exc)
+    return any(part in text for part in ("refused recipient", "invalid address", " answered:"))
+
+
+class DigestSender:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        links: DigestLinks,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.links = links
+        self.clock = clock  # naive UTC
+        self.sleep = sleep
+
+    def digests(
+        self, kind: str, subs: list[Subscriber] | None = None
+    ) -> tuple[DigestPeriod | None, Pool | None, list[Subscriber], dict[int, np.ndarray]]:
+        now = self.clock()
+        period = digest_period(self.store, kind, now.date())
+        if period is None:
+            return None, None, [], {}
+        pool = Pool.load(
+            self.store,
+            period,
+            now=now.replace(tzinfo=UTC),
+            gravity=self.settings.trending_gravity,
+        )
+        subs = self.store.digests.receiving(kind) if subs is None else subs
+        return period, pool, subs, upvoted_vectors(self.store, subs)
+
+    def compose_one(self, pool: Pool, sub: Subscriber, vectors: dict[int, np.ndarray]) -> Digest:
+        return compose(pool, sub, vectors.get(sub.user_id) if sub.user_id else None)
+
+    def send(
+        self,
+        kind: str,
+        mailer: Mailer,
+        *,
+        dry_run: bool = False,
+        only: list[Subscriber] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SendSummary:
+        period, pool, subs, vectors = self.digests(kind, only)
+        summary = SendSummary(period)
+        if period is None or pool is None:
+            return summary
+        done = self.store.digests.logged(period.key)
+        try:
+            with mailer if not dry_run else _Nothing():
+                for sub in subs:
+                    if progress:
+                        progress(1)
+                    if sub.id in done:
+                        summary.already += 1
+                        continue
+                    self._one(pool, sub, vectors, mailer, summary, dry_run)
+        except MailError as exc:  # the server is down or refuses us: the rest wait
+            summary.stopped = f"{exc} (rerun to send the rest)"
+            summary.errors.append(str(exc))
+        return summary
+
+    def _one(
+        self,
+        pool: Pool,
+        sub: Subscriber,
+        vectors: dict[int, np.ndarray],
+        mailer: Mailer,
+        summary: SendSummary,
+        dry_run: bool,
+    ) -> None:
+        assert summary.period is not None
+        key, digests = summary.period.key, self.store.digests
+        digest = self.compose_one(pool, sub, vectors)
+        if digest.count == 0:
+            if not dry_run:
+                digests.log(sub.id, key, "empty", now=self.clock())
+            summary.empty += 1
+            return
+        if dry_run:
+            summary.would_send += 1
+            return
+        if not digests.still_confirmed(sub.id):
+            summary.gone += 1
+            return
+        message = digest_message(digest, self.settings, self.links)
+        options: dict[str, Any] = {"sleep": self.sleep} if self.sleep else {}
+        try:
+            send_with_retry(mailer, message, **options)
+        except PermanentMailError as exc:
+            if not _about_recipient(exc):
+                raise  # a login or sender refused, TLS broken: the run stops
+            summary.bounced += 1
+            summary.errors.append(f"{sub.email}: {exc}")
+            digests.log(sub.id, key, "failed", now=self.clock(), error=str(exc))
+            digests.record_bounce(sub.id, BOUNCE_THRESHOLD)
+            return
+        # Logged at once: a kill between the server's reply and this write is the only way
+        # to a second copy (with the same Message-ID).
+        logged = digests.log(
+            sub.id,
+            key,
+            "sent",
+            now=self.clock(),
+            message_id=str(message["Message-ID"]),
+            papers=digest.count,
+        )
+        summary.sent += 1
+        if not logged:
+            summary.gone += 1  # deleted while its mail was on the way
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

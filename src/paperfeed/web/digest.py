@@ -1,0 +1,209 @@
+"""Digest subscriptions on the web: subscribe (double opt-in), confirm, preferences,
+unsubscribe (one click, RFC 8058). Links carry signed tokens; a bad or expired token gets a
+page that says so, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from paperfeed.community.auth import AccountError, check_email
+from paperfeed.digest.links import DigestLinks
+from paperfeed.mail import Mailer, MailError, new_message
+from paperfeed.models import FREQUENCIES, Subscriber
+from paperfeed.store import Store, utcnow
+
+from .auth import accounts, current_user, rate_limit
+from .responses import PageError, render
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+MAX_TOP_N = 50
+
+SUBSCRIBE_ANSWER = (
+    "Thanks! Unless this address already gets the digest, a mail with a confirmation link is "
+    "on its way; nothing is sent before you confirm."
+)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def digest_links(request: Request) -> DigestLinks:
+    settings = request.app.state.settings
+    return DigestLinks(accounts(request).signer, settings.public_url)
+
+
+def _subscriber(request: Request, token: str) -> Subscriber:
+    sub_id = DigestLinks.subscriber_id(token)
+    sub = _store(request).digests.subscriber(sub_id) if sub_id is not None else None
+    if sub is None:
+        raise PageError(
+            404,
+            "unknown_subscription",
+            "This link does not match a subscription (it may have been removed).",
+        )
+    return sub
+
+
+def _managed(request: Request, token: str) -> Subscriber:
+    sub = _subscriber(request, token)
+    if not digest_links(request).check_manage(token, sub):
+        raise PageError(
+            400, "bad_link", "This link is not valid: copy the whole link from the mail."
+        )
+    return sub
+
+
+def send_confirmation(request: Request, sub: Subscriber) -> None:
+    settings = request.app.state.settings
+    link = digest_links(request).confirm_url(sub, utcnow())
+    message = new_message(
+        sender=settings.mail_from,
+        to=sub.email,
+        subject=f"Confirm your {settings.site_name} digest",
+        text=(
+            f"Someone (we hope you) asked to get the {settings.site_name} paper digest at this "
+            f"address. To confirm, open:\n\n{link}\n\nThe link works for 3 days. If you did not "
+            "ask, ignore this mail and you will hear nothing more from us.\n"
+        ),
+    )
+    try:
+        Mailer.from_settings(settings).send(message)
+    except MailError as exc:
+        log.error("confirmation mail to subscriber %s failed: %s", sub.id, exc)
+
+
+@router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
+def subscribe(request: Request, email: str = Form("")) -> Response:
+    rate_limit(request, "subscribe")
+    try:
+        address = check_email(email)
+    except AccountError as exc:
+        raise PageError(400, "bad_email", exc.message) from None
+    viewer = current_user(request)
+    user_id = (
+        viewer.id if viewer and viewer.email and viewer.email.lower() == address.lower() else None
+    )
+    sub, needs_confirming = _store(request).digests.subscribe(
+        address, now=utcnow(), user_id=user_id
+    )
+    if needs_confirming:
+        send_confirmation(request, sub)
+    # The same answer whatever the state: nobody learns whether an address is subscribed.
+    return render(request, "subscribe.html", {"message": SUBSCRIBE_ANSWER})
+
+
+@router.get("/subscribe/confirm/{token}", summary="Confirmation page (button)")
+def confirm_page(request: Request, token: str) -> Response:
+    sub = _subscriber(request, token)
+    problem = digest_links(request).check_confirm(token, sub, utcnow())
+    if problem:
+        raise PageError(400, "bad_link", problem, {"subscribe again": "/#subscribe"})
+    return render(request, "confirm.html", {"token": token, "email": sub.email, "done": False})
+
+
+@router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
+def confirm(request: Request, token: str) -> Response:
+    sub = _subscriber(request, token)
+    problem = digest_links(request).check_confirm(token, sub, utcnow())
+    if problem:
+        raise PageError(400, "bad_link", problem, {"subscribe again": "/#subscribe"})
+    if sub.status == "pending":
+        _store(request).digests.confirm(sub.id, now=utcnow())
+    links = digest_links(request)
+    return render(
+        request,
+        "confirm.html",
+        {"email": sub.email, "done": True, "preferences_url": links.preferences_url(sub)},
+    )
+
+
+def _preferences_data(request: Request, sub: Subscriber, **extra: Any) -> dict[str, Any]:
+    has_votes = bool(sub.user_id and _store(request).digests.upvoted_by([sub.user_id]))
+    return {
+        "email": sub.email,
+        "status": sub.status,
+        "frequency": sub.frequency,
+        "top_n": sub.top_n,
+        "categories": ", ".join(sub.categories),
+        "keywords": ", ".join(sub.keywords),
+        "personalized": sub.personalized,
+        "can_personalize": has_votes,
+        "frequencies": list(FREQUENCIES),
+        "message": None,
+        "error": None,
+        **extra,
+    }
+
+
+@router.get("/digest/preferences/{token}", summary="Digest preferences (from a mail's link)")
+def preferences_page(request: Request, token: str) -> Response:
+    sub = _managed(request, token)
+    return render(request, "preferences.html", {"token": token, **_preferences_data(request, sub)})
+
+
+def _split(text: str) -> list[str]:
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    return [p[:64] for p in parts if p][:20]
+
+
+@router.post("/digest/preferences/{token}", summary="Save digest preferences")
+def save_preferences(
+    request: Request,
+    token: str,
+    frequency: str = Form("daily"),
+    top_n: str = Form("10"),
+    categories: str = Form(""),
+    keywords: str = Form(""),
+    personalized: str = Form(""),
+) -> Response:
+    sub = _managed(request, token)
+    if frequency not in FREQUENCIES or not top_n.isdigit() or not 1 <= int(top_n) <= MAX_TOP_N:
+        data = _preferences_data(
+            request,
+            sub,
+            error=f"Choose daily or weekly, and between 1 and {MAX_TOP_N} papers.",
+        )
+        return render(request, "preferences.html", {"token": token, **data}, 400)
+    store = _store(request)
+    store.digests.set_preferences(
+        sub.id,
+        frequency=frequency,
+        top_n=int(top_n),
+        categories=_split(categories),
+        keywords=_split(keywords),
+        personalized=bool(personalized),
+    )
+    if sub.status in ("unsubscribed", "bounced"):
+        store.digests.confirm(sub.id, now=utcnow())  # saving preferences resubscribes
+    fresh = store.digests.subscriber(sub.id) or sub
+    data = _preferences_data(request, fresh, message="Saved.")
+    return render(request, "preferences.html", {"token": token, **data})
+
+
+@router.get("/unsubscribe/{token}", summary="Unsubscribe page (button)")
+def unsubscribe_page(request: Request, token: str) -> Response:
+    sub = _managed(request, token)
+    return render(request, "unsubscribe.html", {"token": token, "email": sub.email, "done": False})
+
+
+@router.post("/unsubscribe/{token}", summary="Unsubscribe (RFC 8058 one-click POST)")
+def unsubscribe(request: Request, token: str) -> Response:
+    sub = _managed(request, token)
+    _store(request).digests.unsubscribe(sub.id, now=utcnow())
+    return render(
+        request,
+        "unsubscribe.html",
+        {
+            "token": token,
+            "email": sub.email,
+            "done": True,
+            "preferences_url": digest_links(request).preferences_url(sub),
+        },
+    )
