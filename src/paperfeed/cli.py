@@ -1108,6 +1108,66 @@ def subscribers_remove(ctx: Context, addresses: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+# -- export -------------------------------------------------------------------------------
+
+
+@cli.group()
+def export() -> None:
+    """Papers in formats other programs read."""
+
+
+@export.command("bibtex")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), help="The papers of this feed day.")
+@click.option("--search", "query", help="The best matches of a search (as `paperfeed search`).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=200,
+    show_default=True,
+    help="At most this many entries (a search finds at most 200).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+@pass_context
+def export_bibtex(
+    ctx: Context, day: Any, query: str | None, limit: int, output: Path | None
+) -> None:
+    """BibTeX entries for the papers of a day (most upvoted first) or of a search.
+
+    Example: paperfeed export bibtex --search 'grokking cat:cs.LG' --output grokking.bib
+    """
+    from paperfeed.export import bibtex_entries
+    from paperfeed.rank.feeds import feed_page, period_of
+    from paperfeed.search import QuerySyntaxError, Searcher
+
+    if (day is None) == (query is None):
+        raise click.UsageError("give either --day or --search")
+    store = ctx.store()
+    try:
+        with _friendly_errors():
+            if day is not None:
+                page = feed_page(store, period_of("day", day.date()), page_size=limit)
+                papers = [item.paper for item in page.items]
+            else:
+                results = Searcher(store).search(query or "", page_size=limit)
+                papers = [hit.paper for hit in results.hits]
+    except QuerySyntaxError as exc:
+        raise click.UsageError(f"bad query: {exc}") from None
+    if not papers:
+        where = f"no papers on the feed for {day:%Y-%m-%d}" if day else "no results"
+        raise click.ClickException(f"nothing to export: {where}")
+    text = bibtex_entries(papers)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(papers)} entries to {output}", err=True)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context

@@ -22,7 +22,7 @@ from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import community, digest, routes
+from . import community, digest, hfcompat, routes, syndication
 from .auth import browser_middleware, csrf_guard, template_context
 from .responses import PageError, error_response
 
@@ -67,6 +67,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(community.router)
     app.include_router(digest.router)
+    app.include_router(syndication.router)  # before routes: /papers/{id}.bib
+    app.include_router(hfcompat.router)  # before routes: its /papers/{id}.md
     app.include_router(routes.router)
     app.middleware("http")(browser_middleware)
     _install_error_handlers(app)

@@ -20,7 +20,7 @@ from paperfeed.community.markdown import CommentError, check_comment, render_com
 from paperfeed.community.submit import SubmitError, Submitter
 from paperfeed.mail import Mailer, MailError, new_message
 from paperfeed.models import InvalidArxivId, User, split_arxiv_id
-from paperfeed.store import Store, utcnow
+from paperfeed.store import utcnow
 
 from .auth import (
     accounts,
@@ -32,14 +32,10 @@ from .auth import (
     safe_next,
 )
 from .responses import PageError, render, wants_json
+from .responses import app_store as _store
 
 router = APIRouter()
 log = logging.getLogger(__name__)
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def _form_page(

@@ -14,10 +14,11 @@ from paperfeed.community.auth import AccountError, check_email
 from paperfeed.digest.links import DigestLinks
 from paperfeed.mail import Mailer, MailError, new_message
 from paperfeed.models import FREQUENCIES, Subscriber
-from paperfeed.store import Store, utcnow
+from paperfeed.store import utcnow
 
 from .auth import accounts, current_user, rate_limit
 from .responses import PageError, render
+from .responses import app_store as _store
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -27,11 +28,6 @@ SUBSCRIBE_ANSWER = (
     "Thanks! Unless this address already gets the digest, a mail with a confirmation link is "
     "on its way; nothing is sent before you confirm."
 )
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def digest_links(request: Request) -> DigestLinks:

@@ -8,6 +8,20 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+
+def app_store(request: Request) -> Store:
+    """The app's :class:`Store`."""
+    store: Store = request.app.state.store
+    return store
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
 
 class PageError(Exception):
     """A 4xx answer with a code and a message for people; ``links`` help them on."""

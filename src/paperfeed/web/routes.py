@@ -19,26 +19,16 @@ from paperfeed.rank.feeds import (
 )
 from paperfeed.rank.trending import OrderError, Trending, check_order, feed_now, ordered_page
 from paperfeed.search import MODES, QuerySyntaxError, Searcher
-from paperfeed.settings import Settings
-from paperfeed.store import Store
 
 from . import present
 from .auth import current_user
 from .responses import PageError, render
+from .responses import app_settings as _settings
+from .responses import app_store as _store
 
 router = APIRouter()
 RELATED = 5  # related papers on a paper page
 SEARCH_PAGE_SIZE = 20
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _page_number(raw: str | None) -> int:
