@@ -630,3 +630,29 @@ def test_vote_from_a_feed_page_returns_to_it(site: LiveServer, browser: Browser)
     back = browser.post(f"/papers/{PAPER}/vote", {"vote": "1", "next": f"/?date={day}"})
     assert back.headers["location"] == f"/?date={day}"
     browser.post(f"/papers/{PAPER}/vote", {"vote": "0"})
+
+
+def test_native_api_comments_related_subscribe(site: LiveServer) -> None:
+    user = make_user(site)
+    _, token = accounts(site).create_token(user, "t")
+    api = httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {token}"})
+    posted = api.post(f"/api/v1/papers/{PAPER}/comments", json={"body": "*API* comment $x_1$"})
+    assert posted.status_code == 201, posted.text
+    assert "<em>API</em>" in posted.json()["html"]
+    listed = httpx.get(f"{site.url}/api/v1/papers/{PAPER}/comments").json()
+    mine = next(c for c in listed["comments"] if c["id"] == posted.json()["id"])
+    assert mine["author"] == user.username and "$x_1$" in mine["html"]
+    assert listed["total"] == len(listed["comments"])
+    assert api.post(f"/api/v1/papers/{PAPER}/comments", json={"text": "x"}).status_code == 400
+    anonymous = httpx.post(f"{site.url}/api/v1/papers/{PAPER}/comments", json={"body": "x"})
+    assert anonymous.status_code == 401
+    related = httpx.get(f"{site.url}/api/v1/papers/{PAPER}/related?limit=3").json()
+    assert related["id"] == PAPER and len(related["related"]) == 3
+    assert all(r["id"] != PAPER for r in related["related"])
+    assert httpx.get(f"{site.url}/api/v1/papers/{PAPER}/related?limit=0").status_code == 400
+    assert httpx.get(f"{site.url}/api/v1/papers/1234.56789/related").status_code == 404
+    subscribed = httpx.post(f"{site.url}/api/v1/subscribe", json={"email": "api@example.org"})
+    assert subscribed.status_code == 202 and "confirmation link" in subscribed.json()["message"]
+    assert site.store.digests.by_email("api@example.org").status == "pending"  # type: ignore[union-attr]
+    bad = httpx.post(f"{site.url}/api/v1/subscribe", json={"email": "nope"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_email"

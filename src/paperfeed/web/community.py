@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.community.auth import AccountConflict, AccountError, Banned, LoginFailed
 from paperfeed.community.markdown import CommentError, check_comment, render_comment
@@ -22,6 +23,7 @@ from paperfeed.mail import Mailer, MailError, new_message
 from paperfeed.models import InvalidArxivId, User, split_arxiv_id
 from paperfeed.store import utcnow
 
+from . import present
 from .auth import (
     accounts,
     client_address,
@@ -374,15 +376,8 @@ def submit(request: Request, arxiv: str = Form("")) -> Response:
 
 @router.post("/api/v1/papers", summary='Submit a paper: {"arxiv_id": "2310.06110"}')
 async def api_submit(request: Request) -> Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, "bad_json", 'The body must be JSON like {"arxiv_id": "…"}.') from None
-    if not isinstance(body, dict) or not isinstance(body.get("arxiv_id"), str):
-        raise PageError(400, "bad_request", 'The body must be JSON like {"arxiv_id": "…"}.')
-    from starlette.concurrency import run_in_threadpool
-
-    result = await run_in_threadpool(_submit, request, body["arxiv_id"])
+    arxiv_id = await json_body(request, "arxiv_id")
+    result = await run_in_threadpool(_submit, request, arxiv_id)
     return JSONResponse(result, status_code=201 if result["added"] else 200)
 
 
@@ -407,6 +402,53 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form("")) -> Respon
     if wants_json(request):
         return JSONResponse({"id": comment_id, "paper": bare}, status_code=201)
     return _redirect(f"/papers/{bare}#c{comment_id}")
+
+
+@router.get("/api/v1/papers/{arxiv_id:path}/comments", summary="A paper's comments")
+def api_comments(request: Request, arxiv_id: str) -> Response:
+    bare = _known_paper(request, arxiv_id)
+    viewer = current_user(request)
+    shown = present.comments_json(
+        _store(request).community.comments_for(bare),
+        viewer.id if viewer else None,
+        bool(viewer and viewer.is_moderator),
+    )
+    return JSONResponse({"id": bare, "comments": shown, "total": len(shown)})
+
+
+@router.post(
+    "/api/v1/papers/{arxiv_id:path}/comments",
+    summary='Comment on a paper: {"body": "Markdown"}',
+    status_code=201,
+)
+async def api_add_comment(request: Request, arxiv_id: str) -> Response:
+    body = await json_body(request, "body")
+    return await run_in_threadpool(_add_comment_json, request, arxiv_id, body)
+
+
+def _add_comment_json(request: Request, arxiv_id: str, body: str) -> Response:
+    user = require_user(request)
+    bare = _known_paper(request, arxiv_id)
+    rate_limit(request, "comment", user)
+    text, html = _checked_comment(body)
+    comment_id = _store(request).community.add_comment(bare, user.id, text, html, now=utcnow())
+    return JSONResponse(
+        {"id": comment_id, "paper": bare, "html": html, "url": f"/papers/{bare}#c{comment_id}"},
+        status_code=201,
+    )
+
+
+async def json_body(request: Request, field: str) -> str:
+    """The string ``field`` of a JSON object body, or a 400 that shows the expected shape."""
+    shape = f'The body must be JSON like {{"{field}": "…"}}.'
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, "bad_json", shape) from None
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        raise PageError(400, "bad_request", shape)
+    value: str = body[field]
+    return value
 
 
 def _own_comment(request: Request, comment_id: int) -> tuple[User, str]:

@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.community.auth import AccountError, check_email
 from paperfeed.digest.links import DigestLinks
@@ -17,6 +18,7 @@ from paperfeed.models import FREQUENCIES, Subscriber
 from paperfeed.store import utcnow
 
 from .auth import accounts, current_user, rate_limit
+from .community import json_body
 from .responses import PageError, render
 from .responses import app_store as _store
 
@@ -77,6 +79,22 @@ def send_confirmation(request: Request, sub: Subscriber) -> None:
 
 @router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
 def subscribe(request: Request, email: str = Form("")) -> Response:
+    _subscribe(request, email)
+    return render(request, "subscribe.html", {"message": SUBSCRIBE_ANSWER})
+
+
+@router.post(
+    "/api/v1/subscribe",
+    summary='Subscribe to the digest: {"email": "…"} (double opt-in)',
+    status_code=202,
+)
+async def api_subscribe(request: Request) -> Response:
+    email = await json_body(request, "email")
+    await run_in_threadpool(_subscribe, request, email)
+    return JSONResponse({"message": SUBSCRIBE_ANSWER}, status_code=202)
+
+
+def _subscribe(request: Request, email: str) -> None:
     rate_limit(request, "subscribe")
     try:
         address = check_email(email)
@@ -92,7 +110,6 @@ def subscribe(request: Request, email: str = Form("")) -> Response:
     if needs_confirming:
         send_confirmation(request, sub)
     # The same answer whatever the state: nobody learns whether an address is subscribed.
-    return render(request, "subscribe.html", {"message": SUBSCRIBE_ANSWER})
 
 
 @router.get("/subscribe/confirm/{token}", summary="Confirmation page (button)")

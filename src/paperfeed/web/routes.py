@@ -263,6 +263,24 @@ def api_search(
     return JSONResponse(_search_data(request, q, mode, sort, page))
 
 
+@router.get(
+    "/api/v1/papers/{arxiv_id:path}/related", summary="Nearest papers by embedding (?limit=1..50)"
+)
+def api_related(request: Request, arxiv_id: str, limit: str | None = None) -> Response:
+    try:
+        bare, _version = split_arxiv_id(arxiv_id)
+    except InvalidArxivId as exc:
+        raise PageError(404, "bad_arxiv_id", str(exc)) from None
+    detail = _store(request).paper_detail(bare)
+    if detail is None or detail.hidden:
+        raise PageError(404, "unknown_paper", f"No paper {bare} here.")
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= 50):
+        raise PageError(400, "bad_limit", f"limit must be a number from 1 to 50, not {limit!r}")
+    count = RELATED if limit is None else int(limit)
+    related = present.related_json(_searcher(request).related(bare, count))
+    return JSONResponse({"id": bare, "related": related})
+
+
 @router.get("/api/v1/papers/{arxiv_id:path}", summary="One paper as JSON")
 def api_paper(request: Request, arxiv_id: str) -> Response:
     return JSONResponse(_paper_data(request, arxiv_id))
