@@ -656,3 +656,19 @@ def test_native_api_comments_related_subscribe(site: LiveServer) -> None:
     assert site.store.digests.by_email("api@example.org").status == "pending"  # type: ignore[union-attr]
     bad = httpx.post(f"{site.url}/api/v1/subscribe", json={"email": "nope"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_email"
+
+
+def test_login_limit_counts_per_account_across_addresses(store: Store) -> None:
+    """An attacker with many addresses still gets few guesses at one account."""
+    with LiveServer(store, rate_limits="login=3/15m") as server:
+        target, other = make_user(server), make_user(server)
+        codes = []
+        for n in range(4):
+            browser = Browser(server)
+            browser.http.headers["X-Forwarded-For"] = f"10.0.0.{n + 1}"  # trusted: loopback
+            codes.append(browser.login(target.username, "wrong password!"))
+        assert [r.status_code for r in codes] == [401, 401, 401, 429]
+        assert "for this account" in codes[-1].text
+        fresh_browser = Browser(server)
+        fresh_browser.http.headers["X-Forwarded-For"] = "10.0.0.9"
+        assert fresh_browser.login(other.username).status_code == 303  # others unaffected

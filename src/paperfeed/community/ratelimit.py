@@ -12,6 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from paperfeed.store import Store
 
+_SCOPES = {
+    "user": "from this account",
+    "address": "from this address",
+    "account": "for this account",
+}
+
 
 class RateLimited(Exception):
     """Too many ``action``s: try again in ``retry_after`` seconds."""
@@ -21,8 +27,8 @@ class RateLimited(Exception):
         self.retry_after = retry_after
         self.scope = scope  # "user" or "address"
         super().__init__(
-            f"Too many {action} requests from this {'account' if scope == 'user' else 'address'}"
-            f": try again in {retry_after} s."
+            f"Too many {action} requests {_SCOPES.get(scope, 'here')}: "
+            f"try again in {retry_after} s."
         )
 
 
@@ -37,8 +43,16 @@ class RateLimiter:
         self.rules = rules
         self.clock = clock  # naive UTC
 
-    def hit(self, action: str, *, user_id: int | None = None, address: str | None = None) -> None:
-        """Count one ``action``; raise :class:`RateLimited` when a limit is exceeded."""
+    def hit(
+        self,
+        action: str,
+        *,
+        user_id: int | None = None,
+        address: str | None = None,
+        subject: str | None = None,
+    ) -> None:
+        """Count one ``action`` for the acting user, the client address and, for a login,
+        the account tried (``subject``); raise :class:`RateLimited` past a limit."""
         rule = self.rules.get(action)
         if rule is None:
             return
@@ -47,7 +61,7 @@ class RateLimiter:
         epoch = int(now.replace(tzinfo=UTC).timestamp())
         index, elapsed = divmod(epoch, window)
         expires = now + timedelta(seconds=window - elapsed)
-        for scope, who in (("user", user_id), ("address", address)):
+        for scope, who in (("user", user_id), ("address", address), ("account", subject)):
             if who is None:
                 continue
             key = f"{action}:{scope}:{who}:{index}"

@@ -186,10 +186,17 @@ def csrf_token(request: Request) -> str:
     return accounts(request).csrf_token(request.state.browser_id)
 
 
-def rate_limit(request: Request, action: str, user: User | None = None) -> None:
+def rate_limit(
+    request: Request, action: str, user: User | None = None, subject: str | None = None
+) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
     try:
-        limiter.hit(action, user_id=user.id if user else None, address=client_address(request))
+        limiter.hit(
+            action,
+            user_id=user.id if user else None,
+            address=client_address(request),
+            subject=subject,
+        )
     except RateLimited as exc:
         raise PageError(
             429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after)}

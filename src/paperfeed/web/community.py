@@ -142,7 +142,8 @@ def login(
     password: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
-    rate_limit(request, "login")
+    # Counted per address and per account name: many addresses cannot brute-force one account.
+    rate_limit(request, "login", subject=name.strip().lower()[:100] or None)
     try:
         user = accounts(request).authenticate(name, password)
     except (LoginFailed, Banned) as exc:
