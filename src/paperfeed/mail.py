@@ -59,8 +59,13 @@ def new_message(
     html: str | None = None,
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
+    html_encoding: str | None = None,
 ) -> EmailMessage:
     """A message from ``sender`` to ``to``: plain text, or text and HTML alternatives.
+
+    ``html_encoding`` ("base64", "quoted-printable") fixes the HTML part's transfer encoding;
+    by default the library tries both on non-ASCII text and keeps the shorter, which for
+    thousands of digests costs more than building them.
 
     Raises ValueError for a line break in a header (header injection) and
     PermanentMailError for an address that is not exactly one valid mailbox.
@@ -78,7 +83,7 @@ def new_message(
         msg[name] = value
     msg.set_content(text)
     if html is not None:
-        msg.add_alternative(html, subtype="html")
+        msg.add_alternative(html, subtype="html", cte=html_encoding)
     return msg
 
 

@@ -11,6 +11,7 @@ filter all three.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -117,25 +118,41 @@ def _wanted(paper: Paper, sub: Subscriber) -> bool:
 
 
 def compose(pool: Pool, sub: Subscriber, upvoted: np.ndarray | None = None) -> Digest:
-    """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted."""
-    allowed = {pid for pid, paper in pool.papers.items() if _wanted(paper, sub)}
-    top = [pid for pid in pool.top if pid in allowed][: sub.top_n]
+    """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted.
+
+    Filters are checked lazily, only until each section is full: a subscriber without
+    filters costs a few list slices, whatever the size of the period.
+    """
+    papers = pool.papers
+    checked: dict[str, bool] = {}
+
+    def wanted(pid: str) -> bool:
+        if not (sub.categories or sub.keywords):
+            return True
+        if pid not in checked:
+            checked[pid] = _wanted(papers[pid], sub)
+        return checked[pid]
+
+    def first(ids: Iterable[str], count: int, skip: set[str]) -> list[str]:
+        chosen: list[str] = []
+        for pid in ids:
+            if len(chosen) == count:
+                break
+            if pid not in skip and wanted(pid):
+                chosen.append(pid)
+        return chosen
+
+    top = first(pool.top, sub.top_n, set())
     shown = set(top)
-    trending = [pid for pid in pool.trending if pid in allowed and pid not in shown]
-    trending = trending[: max(3, sub.top_n // 2)]
+    trending = first(pool.trending, max(3, sub.top_n // 2), shown)
     shown.update(trending)
     for_you: list[str] = []
     if sub.personalized and upvoted is not None and len(upvoted) and pool.matrix is not None:
         centre = upvoted.mean(axis=0)
         centre /= np.linalg.norm(centre) or 1.0
         similarity = pool.matrix @ centre
-        for row in np.argsort(-similarity):
-            pid = pool.ids[int(row)]
-            if pid in allowed and pid not in shown:
-                for_you.append(pid)
-                if len(for_you) == FOR_YOU:
-                    break
-    papers = pool.papers
+        ranked = (pool.ids[int(row)] for row in np.argsort(-similarity))
+        for_you = first(ranked, FOR_YOU, shown)
     return Digest(
         sub,
         pool.period,

@@ -94,6 +94,7 @@ def digest_message(digest: Digest, settings: Settings, links: DigestLinks) -> Em
         text=text,
         html=html,
         message_id=message_id(digest, settings.mail_from),
+        html_encoding="base64",
         headers={
             "List-Id": f"{settings.site_name} {digest.period.kind} digest <digest.{host}>",
             "List-Unsubscribe": f"<{links.unsubscribe_url(sub)}>",
