@@ -42,6 +42,7 @@ bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints rati
 	$(BIN)/python tests/bench/bench_ingest.py
 	$(BIN)/python tests/bench/bench_search.py
 	$(BIN)/python tests/bench/bench_community.py
+	$(BIN)/python tests/bench/bench_digest.py
 
 demo:  ## rebuild the bundled demo data set from ../shared/data
 	$(BIN)/python tools/build_demo.py

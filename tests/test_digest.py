@@ -366,6 +366,8 @@ def test_one_click_unsubscribe_and_preferences(live: LiveServer) -> None:
     token = _csrf(web, prefs)
     bad = web.post(prefs, data={"csrf_token": token, "frequency": "hourly", "top_n": "5"})
     assert bad.status_code == 400
+    superscript = web.post(prefs, data={"csrf_token": token, "frequency": "daily", "top_n": "²"})
+    assert superscript.status_code == 400  # int("²") was a 500
     saved = web.post(
         prefs,
         data={

@@ -13,6 +13,11 @@ ARXIV_ID_RE = re.compile(
 )
 
 
+# The years a visitor may ask for (feed labels, search filters): four digits, and far enough
+# from the ends of the calendar that a neighbouring day, week or month is still a date.
+YEARS = range(1000, 9999)
+
+
 class InvalidArxivId(ValueError):
     """The text is not an arXiv identifier."""
 

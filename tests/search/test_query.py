@@ -46,6 +46,9 @@ def test_year_and_other_text() -> None:
         ("author:", "author: needs a value", 0),
         ("x cat:cs/LG", "'cs/LG' is not an arXiv category", 2),
         ("year:20x3", "year:20x3 is not a year", 0),
+        ("year:0000", "year:0000 is not a year", 0),  # was a ValueError from date()
+        ("year:²⁰²³", "year:²⁰²³ is not a year", 0),  # isdigit, but int() refuses
+        ("until:9999", "until:9999 is not a date", 0),  # its day after overflowed in the store
         ("since:2024-02-30", "since:2024-02-30 is not a date", 0),
         ("sort:best", "sort: must be one of relevance, date, upvotes", 0),
         ("-author:x", "author: cannot be negated", 0),

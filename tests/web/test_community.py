@@ -122,6 +122,7 @@ def test_cookies_are_secure_behind_https(demo_store: Store) -> None:
         ("admin", "x@example.org", PASSWORD, "username"),
         ("x" * 33, "x@example.org", PASSWORD, "username"),
         ("okname", "not-an-address", PASSWORD, "email"),
+        ("okname", "x@y@example.org", PASSWORD, "email"),  # the parser's own error: was a 500
         ("okname", "x@example.org", "short", "password"),
         ("okname", "x@example.org", "okname", "password"),
     ],
@@ -672,3 +673,22 @@ def test_login_limit_counts_per_account_across_addresses(store: Store) -> None:
         fresh_browser = Browser(server)
         fresh_browser.http.headers["X-Forwarded-For"] = "10.0.0.9"
         assert fresh_browser.login(other.username).status_code == 303  # others unaffected
+
+
+def test_ids_beyond_the_databases_integers_are_a_400(site: LiveServer) -> None:
+    """Found by schemathesis: SQLite raised OverflowError past 2**63, PostgreSQL past 2**31."""
+    _, token = accounts(site).create_token(make_user(site, "moderator"), "t")
+    api = httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {token}"})
+    for number in (0, 2**31, 2**63, -(2**64)):
+        for action in ("edit", "delete", "hide"):
+            answer = api.post(f"/comments/{number}/{action}", data={"body": "x"})
+            assert answer.status_code == 400, (number, action, answer.text)
+        assert api.post(f"/settings/tokens/{number}/revoke").status_code == 400
+    assert api.post(f"/comments/{2**31 - 1}/edit", data={"body": "x"}).status_code == 404
+
+
+def test_malformed_addresses_are_a_400_on_the_api(site: LiveServer) -> None:
+    """Found by schemathesis: email's HeaderParseError (not a ValueError) was a 500."""
+    for address in ("x@y@example.org", "@example.org", ",./;'[]\\-=<>?:\"{}|_+!@#$%^&*()`~"):
+        answer = httpx.post(f"{site.url}/api/v1/subscribe", json={"email": address})
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_email"

@@ -208,6 +208,9 @@ def test_without_a_period_the_newest_papers_of_all_days(api: HfApi, live: LiveSe
         {"limit": 101},
         {"p": -1},
         {"p": "²"},  # a digit to str.isdigit, not to int()
+        {"month": "9999-12"},  # its end overflowed the calendar (a 500)
+        {"week": "9999-W52"},
+        {"date": "0001-01-01"},
         {"date": "2025-12-1é\n"},  # the reason goes back in a header too
     ],
 )

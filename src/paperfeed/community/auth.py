@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from functools import cached_property
 
@@ -93,7 +94,7 @@ def check_email(text: str) -> str:
         address = Address(addr_spec=text)
         if not address.username or "." not in address.domain or address.domain.endswith("."):
             raise ValueError
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, HeaderParseError):  # the parser's own error: a@b@c
         raise AccountError(
             "email", "That is not an e-mail address (like ada@example.org)."
         ) from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from paperfeed.arxiv_calendar import ArxivCalendar, DayStatus
-from paperfeed.models import FeedPage
+from paperfeed.models import YEARS, FeedPage
 from paperfeed.store import Store
 
 KINDS = ("day", "week", "month")
@@ -39,11 +39,13 @@ def parse_period(kind: str, label: str) -> Period:
             raise PeriodError(f"{label!r} is not a date (YYYY-MM-DD)") from None
         if len(label) != 10:
             raise PeriodError(f"{label!r} is not a date (YYYY-MM-DD)")
+        _check_year(label, day.year)
         return period_of("day", day)
     if kind == "week":
         match = _WEEK_RE.match(label)
         if not match:
             raise PeriodError(f"{label!r} is not an ISO week (YYYY-Www, like 2025-W50)")
+        _check_year(label, int(match[1]))
         try:
             monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
         except ValueError:
@@ -53,8 +55,14 @@ def parse_period(kind: str, label: str) -> Period:
         match = _MONTH_RE.match(label)
         if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
             raise PeriodError(f"{label!r} is not a month (YYYY-MM)")
+        _check_year(label, int(match[1]))
         return period_of("month", date(int(match[1]), int(match[2]), 1))
     raise PeriodError(f"unknown period kind {kind!r}")
+
+
+def _check_year(label: str, year: int) -> None:
+    if year not in YEARS:
+        raise PeriodError(f"{label!r} is out of range (years {YEARS[0]} to {YEARS[-1]})")
 
 
 def period_of(kind: str, day: date) -> Period:

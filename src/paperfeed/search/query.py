@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from paperfeed.models import SearchFilter
+from paperfeed.models import YEARS, SearchFilter
 
 MAX_QUERY_CHARS = 1000  # a pasted abstract sentence or two; more is not a query
 MAX_PARTS = 100
@@ -192,7 +192,7 @@ def _apply_field(query: Query, name: str, value: str, start: int) -> None:
             raise QuerySyntaxError(f"{value!r} is not an arXiv category (like cs.LG)", start)
         query.categories.append(value)
     elif name == "year":
-        if not (value.isdigit() and len(value) == 4):
+        if not (value.isascii() and value.isdigit() and len(value) == 4 and int(value) in YEARS):
             raise QuerySyntaxError(f"year:{value} is not a year (like 2023)", start)
         _narrow(query, date(int(value), 1, 1), date(int(value), 12, 31), start)
     elif name in ("since", "until"):
@@ -206,9 +206,9 @@ def _apply_field(query: Query, name: str, value: str, start: int) -> None:
 
 def _date(value: str, name: str, start: int) -> date:
     try:
-        if re.fullmatch(r"\d{4}", value):
+        if re.fullmatch(r"\d{4}", value) and int(value) in YEARS:
             return date(int(value), 1, 1) if name == "since" else date(int(value), 12, 31)
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and int(value[:4]) in YEARS:
             return date.fromisoformat(value)
     except ValueError:
         pass

@@ -24,7 +24,7 @@ from paperfeed.store import Store
 
 from . import community, digest, hfcompat, routes, syndication
 from .auth import browser_middleware, csrf_guard, template_context
-from .responses import PageError, error_response
+from .responses import ERROR_RESPONSES, PageError, error_response
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(csrf_guard)],
+        responses=ERROR_RESPONSES,
     )
     app.state.store = store
     app.state.settings = settings

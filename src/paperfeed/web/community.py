@@ -9,10 +9,10 @@ rate-limited per user and per address. The JSON API under ``/api/v1`` takes an A
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -33,11 +33,14 @@ from .auth import (
     require_user,
     safe_next,
 )
-from .responses import PageError, render, wants_json
+from .responses import HTML, PAGE, SEE_OTHER, PageError, form_again, render, wants_json
 from .responses import app_store as _store
 
 router = APIRouter()
 log = logging.getLogger(__name__)
+# Row ids are 32-bit on PostgreSQL (sa.Integer), 64-bit on SQLite: a larger one is no row, but
+# the database would fail on it (a 500), so the route answers 400 before asking the store.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _form_page(
@@ -65,10 +68,34 @@ def _known_paper(request: Request, arxiv_id: str) -> str:
     return bare
 
 
+async def json_body(request: Request, field: str) -> str:
+    """The string ``field`` of a JSON object body, or a 400 that shows the expected shape."""
+    shape = f'The body must be JSON like {{"{field}": "…"}}.'
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PageError(400, "bad_json", shape) from None
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        raise PageError(400, "bad_request", shape)
+    value: str = body[field]
+    return value
+
+
+def json_request(field: str, example: str) -> dict[str, Any]:
+    """The request body :func:`json_body` reads, for the route's ``openapi_extra``."""
+    schema = {"type": "object", "properties": {field: {"type": "string"}}, "required": [field]}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": {field: example}}},
+        }
+    }
+
+
 # -- sign-up, login, logout ---------------------------------------------------------------
 
 
-@router.get("/signup", summary="Sign-up form")
+@router.get("/signup", summary="Sign-up form", responses=PAGE)
 def signup_form(request: Request, next: str | None = None) -> Response:
     _signups_open(request)
     return _form_page(request, "signup.html", {"form": {}, "errors": {}, "next": safe_next(next)})
@@ -79,7 +106,7 @@ def _signups_open(request: Request) -> None:
         raise PageError(403, "signups_closed", "This site does not take new sign-ups.")
 
 
-@router.post("/signup", summary="Create an account")
+@router.post("/signup", summary="Create an account", **SEE_OTHER, responses=form_again(400))
 def signup(
     request: Request,
     username: str = Form(""),
@@ -130,12 +157,12 @@ def _log_in(request: Request, user: User) -> None:
     request.state.user = user
 
 
-@router.get("/login", summary="Login form")
+@router.get("/login", summary="Login form", responses=PAGE)
 def login_form(request: Request, next: str | None = None) -> Response:
     return _form_page(request, "login.html", {"form": {}, "error": None, "next": safe_next(next)})
 
 
-@router.post("/login", summary="Log in")
+@router.post("/login", summary="Log in", **SEE_OTHER, responses=form_again(401, 403))
 def login(
     request: Request,
     name: str = Form(""),
@@ -158,7 +185,7 @@ def login(
     return _redirect(safe_next(next))
 
 
-@router.post("/logout", summary="Log out")
+@router.post("/logout", summary="Log out", **SEE_OTHER)
 def logout(request: Request) -> Response:
     accounts(request).end_session(request.cookies.get("pf_session"))
     request.state.new_session = ""
@@ -168,7 +195,7 @@ def logout(request: Request) -> Response:
 # -- password change and reset ------------------------------------------------------------
 
 
-@router.get("/settings", summary="Your account: password and API tokens")
+@router.get("/settings", summary="Your account: password and API tokens", responses=PAGE)
 def settings_page(request: Request) -> Response:
     user = require_user(request)
     return render(request, "settings.html", _settings_data(request, user))
@@ -198,7 +225,7 @@ def _settings_data(request: Request, user: User, **extra: Any) -> dict[str, Any]
     }
 
 
-@router.post("/settings/password", summary="Change your password")
+@router.post("/settings/password", summary="Change your password", responses=PAGE | form_again(400))
 def change_password(
     request: Request, current: str = Form(""), password: str = Form("")
 ) -> Response:
@@ -215,7 +242,7 @@ def change_password(
     return render(request, "settings.html", data)
 
 
-@router.post("/settings/tokens", summary="Create an API token")
+@router.post("/settings/tokens", summary="Create an API token", responses=PAGE)
 def create_token_form(request: Request, name: str = Form("")) -> Response:
     user = require_user(request)
     _, token = accounts(request).create_token(user, name or "script")
@@ -223,8 +250,8 @@ def create_token_form(request: Request, name: str = Form("")) -> Response:
     return render(request, "settings.html", data)
 
 
-@router.post("/settings/tokens/{token_id}/revoke", summary="Revoke an API token")
-def revoke_token_form(request: Request, token_id: int) -> Response:
+@router.post("/settings/tokens/{token_id}/revoke", summary="Revoke an API token", **SEE_OTHER)
+def revoke_token_form(request: Request, token_id: RowId) -> Response:
     user = require_user(request)
     _store(request).community.revoke_token(token_id, now=utcnow(), user_id=user.id)
     return _redirect("/settings")
@@ -236,12 +263,12 @@ RESET_SENT = (
 )
 
 
-@router.get("/reset", summary="Ask for a password-reset link")
+@router.get("/reset", summary="Ask for a password-reset link", responses=PAGE)
 def reset_form(request: Request) -> Response:
     return render(request, "reset.html", {"message": None, "error": None})
 
 
-@router.post("/reset", summary="Mail a password-reset link")
+@router.post("/reset", summary="Mail a password-reset link", responses=PAGE)
 def reset_request(request: Request, email: str = Form("")) -> Response:
     rate_limit(request, "reset")
     found = accounts(request).reset_link(email)
@@ -267,7 +294,7 @@ def reset_request(request: Request, email: str = Form("")) -> Response:
     return render(request, "reset.html", {"message": RESET_SENT, "error": None})
 
 
-@router.get("/reset/{token}", summary="Choose a new password")
+@router.get("/reset/{token}", summary="Choose a new password", responses=PAGE)
 def reset_password_form(request: Request, token: str) -> Response:
     if accounts(request).reset_user(token) is None:
         raise PageError(
@@ -279,7 +306,12 @@ def reset_password_form(request: Request, token: str) -> Response:
     return render(request, "reset_password.html", {"token": token, "error": None})
 
 
-@router.post("/reset/{token}", summary="Set the new password")
+@router.post(
+    "/reset/{token}",
+    summary="Set the new password",
+    **SEE_OTHER,
+    responses=form_again(400),
+)
 def reset_password(request: Request, token: str, password: str = Form("")) -> Response:
     rate_limit(request, "reset")
     try:
@@ -305,7 +337,18 @@ def _vote(request: Request, arxiv_id: str, up: bool) -> dict[str, Any]:
     return {"id": bare, "upvotes": count, "voted": up, "changed": changed}
 
 
-@router.post("/papers/{arxiv_id:path}/vote", summary="Upvote (vote=1) or withdraw (vote=0)")
+@router.post(
+    "/papers/{arxiv_id:path}/vote",
+    summary="Upvote (vote=1) or withdraw (vote=0)",
+    **SEE_OTHER,
+    responses={
+        200: {
+            "description": "With HX-Request: the vote button (HTML); with Accept: JSON, the vote",
+            "content": {**HTML, "application/json": {"schema": {}}},
+        },
+        204: {"description": "With HX-Request, not logged in: HX-Redirect to the login"},
+    },
+)
 def vote_form(
     request: Request, arxiv_id: str, vote: str = Form("1"), next: str = Form("")
 ) -> Response:
@@ -336,7 +379,7 @@ def api_unvote(request: Request, arxiv_id: str) -> Response:
 # -- submissions --------------------------------------------------------------------------
 
 
-@router.get("/submit", summary="Submit a paper by arXiv id or URL")
+@router.get("/submit", summary="Submit a paper by arXiv id or URL", responses=PAGE)
 def submit_form(request: Request) -> Response:
     require_user(request)
     return render(request, "submit.html", {"form": {}, "error": None})
@@ -364,7 +407,7 @@ def _submit(request: Request, text: str) -> dict[str, Any]:
     }
 
 
-@router.post("/submit", summary="Submit a paper (form)")
+@router.post("/submit", summary="Submit a paper (form)", responses=PAGE | form_again(400))
 def submit(request: Request, arxiv: str = Form("")) -> Response:
     try:
         result = _submit(request, arxiv)
@@ -375,7 +418,18 @@ def submit(request: Request, arxiv: str = Form("")) -> Response:
     return render(request, "submit.html", {"form": {}, "error": None, "result": result})
 
 
-@router.post("/api/v1/papers", summary='Submit a paper: {"arxiv_id": "2310.06110"}')
+@router.post(
+    "/api/v1/papers",
+    summary='Submit a paper: {"arxiv_id": "2310.06110"}',
+    status_code=201,
+    responses={
+        200: {
+            "description": "Already on the feed",
+            "content": {"application/json": {"schema": {}}},
+        }
+    },
+    openapi_extra=json_request("arxiv_id", "2310.06110"),
+)
 async def api_submit(request: Request) -> Response:
     arxiv_id = await json_body(request, "arxiv_id")
     result = await run_in_threadpool(_submit, request, arxiv_id)
@@ -393,7 +447,17 @@ def _checked_comment(text: str) -> tuple[str, str]:
     return body, render_comment(body)
 
 
-@router.post("/papers/{arxiv_id:path}/comments", summary="Comment on a paper")
+@router.post(
+    "/papers/{arxiv_id:path}/comments",
+    summary="Comment on a paper",
+    **SEE_OTHER,
+    responses={
+        201: {
+            "description": "With Accept: application/json, the new comment's id",
+            "content": {"application/json": {"schema": {}}},
+        }
+    },
+)
 def add_comment(request: Request, arxiv_id: str, body: str = Form("")) -> Response:
     user = require_user(request)
     bare = _known_paper(request, arxiv_id)
@@ -421,6 +485,7 @@ def api_comments(request: Request, arxiv_id: str) -> Response:
     "/api/v1/papers/{arxiv_id:path}/comments",
     summary='Comment on a paper: {"body": "Markdown"}',
     status_code=201,
+    openapi_extra=json_request("body", "Nice *results*; see $x^2$."),
 )
 async def api_add_comment(request: Request, arxiv_id: str) -> Response:
     body = await json_body(request, "body")
@@ -439,19 +504,6 @@ def _add_comment_json(request: Request, arxiv_id: str, body: str) -> Response:
     )
 
 
-async def json_body(request: Request, field: str) -> str:
-    """The string ``field`` of a JSON object body, or a 400 that shows the expected shape."""
-    shape = f'The body must be JSON like {{"{field}": "…"}}.'
-    try:
-        body = await request.json()
-    except ValueError:
-        raise PageError(400, "bad_json", shape) from None
-    if not isinstance(body, dict) or not isinstance(body.get(field), str):
-        raise PageError(400, "bad_request", shape)
-    value: str = body[field]
-    return value
-
-
 def _own_comment(request: Request, comment_id: int) -> tuple[User, str]:
     user = require_user(request)
     comment = _store(request).community.comment(comment_id)
@@ -462,8 +514,8 @@ def _own_comment(request: Request, comment_id: int) -> tuple[User, str]:
     return user, comment.paper_id
 
 
-@router.post("/comments/{comment_id}/edit", summary="Edit your comment")
-def edit_comment(request: Request, comment_id: int, body: str = Form("")) -> Response:
+@router.post("/comments/{comment_id}/edit", summary="Edit your comment", **SEE_OTHER)
+def edit_comment(request: Request, comment_id: RowId, body: str = Form("")) -> Response:
     user, paper_id = _own_comment(request, comment_id)
     rate_limit(request, "comment", user)
     text, html = _checked_comment(body)
@@ -472,8 +524,8 @@ def edit_comment(request: Request, comment_id: int, body: str = Form("")) -> Res
     return _redirect(f"/papers/{paper_id}#c{comment_id}")
 
 
-@router.post("/comments/{comment_id}/delete", summary="Delete your comment")
-def delete_comment(request: Request, comment_id: int) -> Response:
+@router.post("/comments/{comment_id}/delete", summary="Delete your comment", **SEE_OTHER)
+def delete_comment(request: Request, comment_id: RowId) -> Response:
     user, paper_id = _own_comment(request, comment_id)
     _store(request).community.delete_comment(comment_id, user.id, now=utcnow())
     return _redirect(f"/papers/{paper_id}#comments")
@@ -482,9 +534,13 @@ def delete_comment(request: Request, comment_id: int) -> Response:
 # -- moderation ---------------------------------------------------------------------------
 
 
-@router.post("/comments/{comment_id}/hide", summary="Moderators: hide (hide=1) or show a comment")
+@router.post(
+    "/comments/{comment_id}/hide",
+    summary="Moderators: hide (hide=1) or show a comment",
+    **SEE_OTHER,
+)
 def hide_comment(
-    request: Request, comment_id: int, hide: str = Form("1"), reason: str = Form("")
+    request: Request, comment_id: RowId, hide: str = Form("1"), reason: str = Form("")
 ) -> Response:
     moderator = require_moderator(request)
     community = _store(request).community
@@ -504,7 +560,11 @@ def hide_comment(
     return _redirect(f"/papers/{comment.paper_id}#c{comment_id}")
 
 
-@router.post("/papers/{arxiv_id:path}/hide", summary="Moderators: hide (hide=1) or show a paper")
+@router.post(
+    "/papers/{arxiv_id:path}/hide",
+    summary="Moderators: hide (hide=1) or show a paper",
+    **SEE_OTHER,
+)
 def hide_paper(
     request: Request, arxiv_id: str, hide: str = Form("1"), reason: str = Form("")
 ) -> Response:
@@ -520,7 +580,11 @@ def hide_paper(
     return _redirect(f"/papers/{bare}")
 
 
-@router.post("/users/{username}/ban", summary="Moderators: ban (ban=1) or unban a user")
+@router.post(
+    "/users/{username}/ban",
+    summary="Moderators: ban (ban=1) or unban a user",
+    **SEE_OTHER,
+)
 def ban_user(
     request: Request, username: str, ban: str = Form("1"), reason: str = Form("")
 ) -> Response:
@@ -541,7 +605,7 @@ def ban_user(
     return _redirect("/mod/log")
 
 
-@router.get("/mod/log", summary="Moderators: the audit log of moderator actions")
+@router.get("/mod/log", summary="Moderators: the audit log of moderator actions", responses=PAGE)
 def moderation_log(request: Request) -> Response:
     require_moderator(request)
     entries = _store(request).community.moderation_log()

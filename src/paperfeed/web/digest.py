@@ -18,8 +18,8 @@ from paperfeed.models import FREQUENCIES, Subscriber
 from paperfeed.store import utcnow
 
 from .auth import accounts, current_user, rate_limit
-from .community import json_body
-from .responses import PageError, render
+from .community import json_body, json_request
+from .responses import PAGE, PageError, form_again, render, whole_number
 from .responses import app_store as _store
 
 router = APIRouter()
@@ -77,7 +77,9 @@ def send_confirmation(request: Request, sub: Subscriber) -> None:
         log.error("confirmation mail to subscriber %s failed: %s", sub.id, exc)
 
 
-@router.post("/subscribe", summary="Subscribe an address to the digest (double opt-in)")
+@router.post(
+    "/subscribe", summary="Subscribe an address to the digest (double opt-in)", responses=PAGE
+)
 def subscribe(request: Request, email: str = Form("")) -> Response:
     _subscribe(request, email)
     return render(request, "subscribe.html", {"message": SUBSCRIBE_ANSWER})
@@ -87,6 +89,7 @@ def subscribe(request: Request, email: str = Form("")) -> Response:
     "/api/v1/subscribe",
     summary='Subscribe to the digest: {"email": "…"} (double opt-in)',
     status_code=202,
+    openapi_extra=json_request("email", "reader@example.org"),
 )
 async def api_subscribe(request: Request) -> Response:
     email = await json_body(request, "email")
@@ -112,7 +115,7 @@ def _subscribe(request: Request, email: str) -> None:
     # The same answer whatever the state: nobody learns whether an address is subscribed.
 
 
-@router.get("/subscribe/confirm/{token}", summary="Confirmation page (button)")
+@router.get("/subscribe/confirm/{token}", summary="Confirmation page (button)", responses=PAGE)
 def confirm_page(request: Request, token: str) -> Response:
     sub = _subscriber(request, token)
     problem = digest_links(request).check_confirm(token, sub, utcnow())
@@ -121,7 +124,7 @@ def confirm_page(request: Request, token: str) -> Response:
     return render(request, "confirm.html", {"token": token, "email": sub.email, "done": False})
 
 
-@router.post("/subscribe/confirm/{token}", summary="Confirm a subscription")
+@router.post("/subscribe/confirm/{token}", summary="Confirm a subscription", responses=PAGE)
 def confirm(request: Request, token: str) -> Response:
     sub = _subscriber(request, token)
     problem = digest_links(request).check_confirm(token, sub, utcnow())
@@ -155,7 +158,11 @@ def _preferences_data(request: Request, sub: Subscriber, **extra: Any) -> dict[s
     }
 
 
-@router.get("/digest/preferences/{token}", summary="Digest preferences (from a mail's link)")
+@router.get(
+    "/digest/preferences/{token}",
+    summary="Digest preferences (from a mail's link)",
+    responses=PAGE,
+)
 def preferences_page(request: Request, token: str) -> Response:
     sub = _managed(request, token)
     return render(request, "preferences.html", {"token": token, **_preferences_data(request, sub)})
@@ -166,7 +173,11 @@ def _split(text: str) -> list[str]:
     return [p[:64] for p in parts if p][:20]
 
 
-@router.post("/digest/preferences/{token}", summary="Save digest preferences")
+@router.post(
+    "/digest/preferences/{token}",
+    summary="Save digest preferences",
+    responses=PAGE | form_again(400),
+)
 def save_preferences(
     request: Request,
     token: str,
@@ -177,7 +188,8 @@ def save_preferences(
     personalized: str = Form(""),
 ) -> Response:
     sub = _managed(request, token)
-    if frequency not in FREQUENCIES or not top_n.isdigit() or not 1 <= int(top_n) <= MAX_TOP_N:
+    papers = whole_number(top_n, 1, MAX_TOP_N)
+    if frequency not in FREQUENCIES or papers is None:
         data = _preferences_data(
             request,
             sub,
@@ -188,7 +200,7 @@ def save_preferences(
     store.digests.set_preferences(
         sub.id,
         frequency=frequency,
-        top_n=int(top_n),
+        top_n=papers,
         categories=_split(categories),
         keywords=_split(keywords),
         personalized=bool(personalized),
@@ -200,13 +212,15 @@ def save_preferences(
     return render(request, "preferences.html", {"token": token, **data})
 
 
-@router.get("/unsubscribe/{token}", summary="Unsubscribe page (button)")
+@router.get("/unsubscribe/{token}", summary="Unsubscribe page (button)", responses=PAGE)
 def unsubscribe_page(request: Request, token: str) -> Response:
     sub = _managed(request, token)
     return render(request, "unsubscribe.html", {"token": token, "email": sub.email, "done": False})
 
 
-@router.post("/unsubscribe/{token}", summary="Unsubscribe (RFC 8058 one-click POST)")
+@router.post(
+    "/unsubscribe/{token}", summary="Unsubscribe (RFC 8058 one-click POST)", responses=PAGE
+)
 def unsubscribe(request: Request, token: str) -> Response:
     sub = _managed(request, token)
     _store(request).digests.unsubscribe(sub.id, now=utcnow())

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from paperfeed.models import FeedItem, InvalidArxivId, PaperDetail, split_arxiv_id
 from paperfeed.rank.daily_list import ALL_TIME, daily_list
@@ -31,6 +32,7 @@ from paperfeed.search import QuerySyntaxError, Searcher
 from paperfeed.store import Store
 from paperfeed.store.hfcompat import HfCompatStore
 
+from .responses import HTML, Answers, ErrorBody, document, whole_number
 from .responses import app_settings as _settings
 from .responses import app_store as _store
 
@@ -59,6 +61,23 @@ class HubError(Exception):
         )
 
 
+class HubErrorBody(BaseModel):
+    """A :class:`HubError` as the client sees it (the message again in X-Error-Message)."""
+
+    error: str
+
+
+HUB_ERRORS: Answers = {
+    400: {"model": HubErrorBody, "description": "A bad parameter"},
+    404: {
+        "model": HubErrorBody | ErrorBody,
+        "description": "No such paper; or, for an id no route takes (a line break), the "
+        "site's own error (an HTML page off /api/)",
+        "content": HTML,
+    },
+}
+
+
 class _HubRoute(APIRoute):
     """Routes whose :class:`HubError` becomes a Hub-shaped answer (the app's own error
     pages have another shape)."""
@@ -75,7 +94,7 @@ class _HubRoute(APIRoute):
         return answer
 
 
-router = APIRouter(route_class=_HubRoute, tags=["Hugging Face compatible"])
+router = APIRouter(route_class=_HubRoute, tags=["Hugging Face compatible"], responses=HUB_ERRORS)
 
 
 # -- JSON in the Hub's shape --------------------------------------------------------------
@@ -168,9 +187,10 @@ def paper_markdown(detail: PaperDetail, comments: int, public_url: str) -> str:
 def _number(name: str, raw: str | None, low: int, high: int, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 10) or not low <= int(raw) <= high:
+    number = whole_number(raw, low, high)
+    if number is None:
         raise HubError(400, f"{name} must be a whole number from {low} to {high}, not {raw!r}")
-    return int(raw)
+    return number
 
 
 def _period(day: str | None, week: str | None, month: str | None) -> Period:
@@ -292,7 +312,11 @@ def paper_info(request: Request, arxiv_id: str) -> Response:
     return JSONResponse(paper_info_json(detail, comments.get(detail.paper.arxiv_id, 0)))
 
 
-@router.get("/papers/{arxiv_id:path}.md", summary="A paper as Markdown (HfApi.read_paper)")
+@router.get(
+    "/papers/{arxiv_id:path}.md",
+    summary="A paper as Markdown (HfApi.read_paper)",
+    **document("text/markdown", "The paper as Markdown"),
+)
 def paper_as_markdown(request: Request, arxiv_id: str) -> Response:
     store = _store(request)
     detail = _visible_paper(store, arxiv_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -21,6 +22,14 @@ def app_store(request: Request) -> Store:
 def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as a number from ``low`` to ``high``, else None. ASCII digits only: ``isdigit``
+    passes ``²``, which ``int`` refuses, and a few thousand digits are too many for ``int``."""
+    if raw.isascii() and raw.isdigit() and len(raw) < 10 and low <= int(raw) <= high:
+        return int(raw)
+    return None
 
 
 class PageError(Exception):
@@ -75,3 +84,78 @@ def error_response(
     return templates.TemplateResponse(
         request, "error.html", context, status_code=status, headers=headers
     )
+
+
+# -- what the OpenAPI document says about these answers -----------------------------------
+
+Answers = dict[int | str, dict[str, Any]]
+HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="For programs: bad_request, login_required, not_found …")
+    message: str = Field(description="For people: what went wrong and what to do")
+    links: dict[str, str] = Field(
+        default_factory=dict, description="Where to go on (name: path); only when there are some"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error the site answers (see :func:`error_response`)."""
+
+    error: ErrorDetail
+
+
+# Every route's client errors, as one range; that also keeps FastAPI from documenting its 422,
+# which this app never answers (a parameter that does not validate is a 400).
+ERROR_RESPONSES: Answers = {
+    "4XX": {
+        "model": ErrorBody,
+        "description": (
+            "An error, as JSON under /api/ or with Accept: application/json, else as an HTML "
+            "page: 400 a bad parameter or body, 401 not logged in or a bad API token, "
+            "403 not allowed (or a form without its CSRF token), 404 nothing here, "
+            "409 a conflict, 429 too many requests (see Retry-After)."
+        ),
+        "content": HTML,
+    }
+}
+
+PAGE: Answers = {
+    200: {
+        "description": "The page, or its data as JSON with Accept: application/json",
+        "content": HTML,
+    }
+}
+
+
+def redirect(status: int, description: str) -> dict[str, Any]:
+    """The route options of a route that answers with a redirect (to ``**`` into it)."""
+    return {
+        "status_code": status,
+        "response_class": RedirectResponse,
+        "response_description": f"{description} (Location)",
+    }
+
+
+SEE_OTHER = redirect(303, "On to the next page")
+
+
+def form_again(*statuses: int) -> Answers:
+    """The form shown again, saying what to fix, at ``statuses`` (its data as JSON with
+    Accept: application/json; some of these statuses may also be an error of any route)."""
+    answer = {
+        "description": "The form again, saying what to fix",
+        "content": {**HTML, "application/json": {"schema": {}}},
+    }
+    return {status: answer for status in statuses}
+
+
+def document(media_type: str, description: str) -> dict[str, Any]:
+    """The route options of a route that answers a document of ``media_type`` (Atom, BibTeX,
+    Markdown), not JSON (to ``**`` into it)."""
+    content = {media_type: {"schema": {"type": "string"}}}
+    return {
+        "response_class": Response,
+        "responses": {200: {"description": description, "content": content}},
+    }

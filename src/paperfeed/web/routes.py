@@ -22,7 +22,7 @@ from paperfeed.search import MODES, QuerySyntaxError, Searcher
 
 from . import present
 from .auth import current_user
-from .responses import PageError, render
+from .responses import PAGE, PageError, redirect, render, whole_number
 from .responses import app_settings as _settings
 from .responses import app_store as _store
 
@@ -34,9 +34,10 @@ SEARCH_PAGE_SIZE = 20
 def _page_number(raw: str | None) -> int:
     if raw is None:
         return 1
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 100_000:
+    number = whole_number(raw, 1, 100_000)
+    if number is None:
         raise PageError(400, "bad_page", f"page must be a positive number, not {raw!r}")
-    return int(raw)
+    return number
 
 
 def _feed_data(
@@ -167,19 +168,19 @@ def _search_data(
 # -- HTML pages (JSON with Accept: application/json) --------------------------------------
 
 
-@router.get("/", summary="Daily feed: the latest day, or ?date=YYYY-MM-DD")
+@router.get("/", summary="Daily feed: the latest day, or ?date=YYYY-MM-DD", responses=PAGE)
 def daily(
     request: Request, date: str | None = None, page: str | None = None, sort: str | None = None
 ) -> Response:
     return render(request, "feed.html", _feed_data(request, "day", date, page, sort))
 
 
-@router.get("/week", summary="The latest week")
+@router.get("/week", summary="The latest week", **redirect(307, "The latest week's page"))
 def latest_week(request: Request, sort: str | None = None) -> Response:
     return _redirect_to_latest(request, "week", sort)
 
 
-@router.get("/month", summary="The latest month")
+@router.get("/month", summary="The latest month", **redirect(307, "The latest month's page"))
 def latest_month(request: Request, sort: str | None = None) -> Response:
     return _redirect_to_latest(request, "month", sort)
 
@@ -192,26 +193,30 @@ def _redirect_to_latest(request: Request, kind: str, sort: str | None) -> Respon
     return RedirectResponse(f"/{kind}/{period.label}{query}", status_code=307)
 
 
-@router.get("/week/{label}", summary="Papers of an ISO week, e.g. 2025-W50")
+@router.get("/week/{label}", summary="Papers of an ISO week, e.g. 2025-W50", responses=PAGE)
 def weekly(
     request: Request, label: str, page: str | None = None, sort: str | None = None
 ) -> Response:
     return render(request, "feed.html", _feed_data(request, "week", label, page, sort))
 
 
-@router.get("/month/{label}", summary="Papers of a month, e.g. 2025-12")
+@router.get("/month/{label}", summary="Papers of a month, e.g. 2025-12", responses=PAGE)
 def monthly(
     request: Request, label: str, page: str | None = None, sort: str | None = None
 ) -> Response:
     return render(request, "feed.html", _feed_data(request, "month", label, page, sort))
 
 
-@router.get("/papers/{arxiv_id:path}", summary="One paper")
+@router.get("/papers/{arxiv_id:path}", summary="One paper", responses=PAGE)
 def paper(request: Request, arxiv_id: str) -> Response:
     return render(request, "paper.html", _paper_data(request, arxiv_id))
 
 
-@router.get("/search", summary='Search: ?q=words "a phrase" -not author: cat: year: since:')
+@router.get(
+    "/search",
+    summary='Search: ?q=words "a phrase" -not author: cat: year: since:',
+    responses=PAGE,
+)
 def search(
     request: Request,
     q: str | None = None,
@@ -274,9 +279,9 @@ def api_related(request: Request, arxiv_id: str, limit: str | None = None) -> Re
     detail = _store(request).paper_detail(bare)
     if detail is None or detail.hidden:
         raise PageError(404, "unknown_paper", f"No paper {bare} here.")
-    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= 50):
+    count = RELATED if limit is None else whole_number(limit, 1, 50)
+    if count is None:
         raise PageError(400, "bad_limit", f"limit must be a number from 1 to 50, not {limit!r}")
-    count = RELATED if limit is None else int(limit)
     related = present.related_json(_searcher(request).related(bare, count))
     return JSONResponse({"id": bare, "related": related})
 

@@ -20,13 +20,14 @@ from paperfeed.search import QuerySyntaxError, Searcher, SearchResults
 from paperfeed.store import Store
 
 from .present import period_heading
-from .responses import PageError
+from .responses import PageError, document
 from .responses import app_settings as _settings
 from .responses import app_store as _store
 from .routes import SEARCH_PAGE_SIZE
 
 router = APIRouter()
 ATOM = "application/atom+xml"
+ATOM_FEED = document(ATOM, "The Atom feed")
 
 
 def _public(request: Request, path: str, **query: str | None) -> str:
@@ -54,7 +55,11 @@ def _latest(store: Store, kind: str) -> Period:
     return period
 
 
-@router.get("/feeds/daily.atom", summary="Atom feed of the daily papers (latest day, or ?date=)")
+@router.get(
+    "/feeds/daily.atom",
+    summary="Atom feed of the daily papers (latest day, or ?date=)",
+    **ATOM_FEED,
+)
 def daily_atom(request: Request, date: str | None = None) -> Response:
     store, settings = _store(request), _settings(request)
     try:
@@ -72,7 +77,11 @@ def daily_atom(request: Request, date: str | None = None) -> Response:
     return _atom(request, info, [item.paper for item in page.items])
 
 
-@router.get("/feeds/trending.atom", summary="Atom feed of the latest week, trending first")
+@router.get(
+    "/feeds/trending.atom",
+    summary="Atom feed of the latest week, trending first",
+    **ATOM_FEED,
+)
 def trending_atom(request: Request) -> Response:
     store, settings = _store(request), _settings(request)
     period = _latest(store, "week")
@@ -103,7 +112,7 @@ def _search(
         raise PageError(400, code, str(exc), {"search help": "/search"}) from None
 
 
-@router.get("/feeds/search.atom", summary="Atom feed of a search: ?q= (and ?sort=)")
+@router.get("/feeds/search.atom", summary="Atom feed of a search: ?q= (and ?sort=)", **ATOM_FEED)
 def search_atom(request: Request, q: str = "", sort: str | None = None) -> Response:
     settings = _settings(request)
     results = _search(request, q, sort or None, SEARCH_PAGE_SIZE)
@@ -116,7 +125,11 @@ def search_atom(request: Request, q: str = "", sort: str | None = None) -> Respo
     return _atom(request, info, [hit.paper for hit in results.hits])
 
 
-@router.get("/feeds/category/{category}.atom", summary="Atom feed of a category, newest first")
+@router.get(
+    "/feeds/category/{category}.atom",
+    summary="Atom feed of a category, newest first",
+    **ATOM_FEED,
+)
 def category_atom(request: Request, category: str) -> Response:
     settings = _settings(request)
     if not category or any(char.isspace() or char == '"' for char in category):
@@ -131,7 +144,11 @@ def category_atom(request: Request, category: str) -> Response:
     return _atom(request, info, [hit.paper for hit in results.hits])
 
 
-@router.get("/papers/{arxiv_id:path}.bib", summary="A paper's BibTeX entry")
+@router.get(
+    "/papers/{arxiv_id:path}.bib",
+    summary="A paper's BibTeX entry",
+    **document("text/x-bibtex", "The BibTeX entry"),
+)
 def paper_bibtex(request: Request, arxiv_id: str) -> Response:
     try:
         bare, _version = split_arxiv_id(arxiv_id)
