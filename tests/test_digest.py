@@ -404,3 +404,21 @@ def test_smtp_failing_mid_run_stops_and_resumes(demo_store: Store, smtp: SmtpSer
     )
     assert (second.sent, second.already) == (2, 2)
     assert Counter(m["To"] for m in smtp.messages) == {s.email: 1 for s in subs}
+
+
+def test_confirmation_mails_to_one_address_are_limited(store: Store, smtp: SmtpServer) -> None:
+    with LiveServer(
+        store,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        rate_limits="subscribe=2/1h",
+    ) as site:
+        codes = []
+        for n in range(3):
+            web = httpx.Client(base_url=site.url, headers={"X-Forwarded-For": f"10.1.0.{n}"})
+            codes.append(web.post("/api/v1/subscribe", json={"email": "target@example.org"}))
+        assert [c.status_code for c in codes] == [202, 202, 429]
+        assert "Too many subscribe requests for this account or address" in codes[2].text
+        assert int(codes[2].headers["Retry-After"]) > 0
+        assert len(smtp.messages) == 2  # the third request mailed nothing

@@ -15,7 +15,7 @@ from paperfeed.store import Store
 _SCOPES = {
     "user": "from this account",
     "address": "from this address",
-    "account": "for this account",
+    "account": "for this account or address",
 }
 
 

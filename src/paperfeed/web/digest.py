@@ -98,11 +98,12 @@ async def api_subscribe(request: Request) -> Response:
 
 
 def _subscribe(request: Request, email: str) -> None:
-    rate_limit(request, "subscribe")
     try:
         address = check_email(email)
     except AccountError as exc:
         raise PageError(400, "bad_email", exc.message) from None
+    # Per address too: nobody can flood one inbox with confirmation mails from many places.
+    rate_limit(request, "subscribe", subject=address.lower())
     viewer = current_user(request)
     user_id = (
         viewer.id if viewer and viewer.email and viewer.email.lower() == address.lower() else None
