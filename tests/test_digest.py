@@ -185,7 +185,6 @@ def test_filters_can_leave_nothing(demo_store: Store, smtp: SmtpServer) -> None:
 
 
 def test_keywords_categories_and_personalized_picks(demo_store: Store) -> None:
-    settings = Settings.from_env({}, database_url=demo_store.url)
     period = digest_period(demo_store, "weekly", utcnow().date())
     assert period is not None
     pool = Pool.load(demo_store, period, now=datetime.now(UTC), gravity=1.5)
@@ -203,7 +202,6 @@ def test_keywords_categories_and_personalized_picks(demo_store: Store) -> None:
     assert len(digest.for_you) == 5
     ids = [p.arxiv_id for p in digest.top + digest.trending + digest.for_you]
     assert len(ids) == len(set(ids))
-    assert settings.trending_gravity == 1.5
 
 
 def test_temporary_failures_are_retried_and_bounces_counted(

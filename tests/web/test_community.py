@@ -113,6 +113,12 @@ def test_cookies_are_secure_behind_https(demo_store: Store) -> None:
     with LiveServer(demo_store, secure_cookies="always") as server:
         response = httpx.get(server.url + "/login")
         assert "Secure" in response.headers["set-cookie"]
+    # "auto" (the default): Secure when a trusted proxy says the request came over HTTPS.
+    with LiveServer(demo_store) as server:
+        plain = httpx.get(server.url + "/login")
+        proxied = httpx.get(server.url + "/login", headers={"X-Forwarded-Proto": "https"})
+        assert "Secure" not in plain.headers["set-cookie"]
+        assert "Secure" in proxied.headers["set-cookie"]
 
 
 @pytest.mark.parametrize(
