@@ -20,6 +20,7 @@ import numpy as np
 from paperfeed.models import Paper, Subscriber
 from paperfeed.rank.feeds import period_of
 from paperfeed.rank.trending import Trending, age_hours, feed_now
+from paperfeed.search.embed import MODEL_NAME
 from paperfeed.store import Store
 
 FOR_YOU = 5  # personalized picks at most
@@ -82,7 +83,7 @@ class Pool:
         reference = feed_now(now, store.latest_day())
         scores = {r.arxiv_id: trending.score(r.upvotes, age_hours(r.day, reference)) for r in rows}
         ranked = sorted(scores, key=lambda pid: (scores[pid], pid), reverse=True)
-        vectors = store.digests.vectors(papers)
+        vectors = store.digests.vectors(papers, MODEL_NAME)
         ids = [pid for pid in top if pid in vectors]
         matrix = np.stack([vectors[pid] for pid in ids]) if ids else None
         return cls(period, papers, top, ranked, ids, matrix)

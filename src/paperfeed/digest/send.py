@@ -20,6 +20,7 @@ import numpy as np
 
 from paperfeed.mail import Mailer, MailError, PermanentMailError, send_with_retry
 from paperfeed.models import Subscriber
+from paperfeed.search.embed import MODEL_NAME
 from paperfeed.settings import Settings
 from paperfeed.store import Store, utcnow
 
@@ -60,15 +61,16 @@ class SendSummary:
 
 
 def upvoted_vectors(store: Store, subs: list[Subscriber]) -> dict[int, np.ndarray]:
-    """Embeddings of what each personalized subscriber's account upvoted."""
+    """For each personalized subscriber's account, the mean embedding of what it upvoted
+    (one row: memory grows with readers, not with their votes)."""
     users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
     votes = store.digests.upvoted_by(users)
-    vectors = store.digests.vectors(pid for ids in votes.values() for pid in ids)
+    vectors = store.digests.vectors((pid for ids in votes.values() for pid in ids), MODEL_NAME)
     found = {}
     for user_id, ids in votes.items():
         rows = [vectors[pid] for pid in ids if pid in vectors]
         if rows:
-            found[user_id] = np.stack(rows)
+            found[user_id] = np.mean(rows, axis=0, keepdims=True)
     return found
 
 

@@ -260,14 +260,16 @@ class DigestStore:
                 found.setdefault(user_id, []).append(paper_id)
         return found
 
-    def vectors(self, paper_ids: Iterable[str]) -> dict[str, np.ndarray]:
+    def vectors(self, paper_ids: Iterable[str], model: str) -> dict[str, np.ndarray]:
+        """The stored ``model`` embeddings of ``paper_ids`` (papers without one are left out)."""
         wanted = list(set(paper_ids))
         found: dict[str, np.ndarray] = {}
         with self.store.reading() as conn:
             for start in range(0, len(wanted), 1000):
                 rows = conn.execute(
                     sa.select(paper_embeddings.c.paper_id, paper_embeddings.c.vector).where(
-                        paper_embeddings.c.paper_id.in_(wanted[start : start + 1000])
+                        paper_embeddings.c.paper_id.in_(wanted[start : start + 1000]),
+                        paper_embeddings.c.model == model,
                     )
                 )
                 found.update({pid: np.asarray(vec, dtype=np.float32) for pid, vec in rows})
