@@ -255,19 +255,22 @@ class CommunityStore:
     def create_token(
         self, user_id: int, name: str, token_hash: str, prefix: str, *, now: datetime
     ) -> int:
+        return self._insert_id(
+            api_tokens,
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash,
+            prefix=prefix,
+            created_at=now,
+        )
+
+    def _insert_id(self, table: sa.Table, **values: Any) -> int:
+        """Insert one row in its own transaction; its new integer id."""
         with self.store.writing() as conn:
-            token_id: int = conn.execute(
-                api_tokens.insert()
-                .values(
-                    user_id=user_id,
-                    name=name,
-                    token_hash=token_hash,
-                    prefix=prefix,
-                    created_at=now,
-                )
-                .returning(api_tokens.c.id)
+            row_id: int = conn.execute(
+                table.insert().values(**values).returning(table.c.id)
             ).scalar_one()
-        return token_id
+        return row_id
 
     def token_user(self, token_hash: str, *, now: datetime) -> User | None:
         """The user of a live (not revoked) token; notes its use at most once a minute."""
@@ -389,19 +392,14 @@ class CommunityStore:
     def add_comment(
         self, paper_id: str, user_id: int, body: str, body_html: str, *, now: datetime
     ) -> int:
-        with self.store.writing() as conn:
-            comment_id: int = conn.execute(
-                comments.insert()
-                .values(
-                    paper_id=paper_id,
-                    user_id=user_id,
-                    body=body,
-                    body_html=body_html,
-                    created_at=now,
-                )
-                .returning(comments.c.id)
-            ).scalar_one()
-        return comment_id
+        return self._insert_id(
+            comments,
+            paper_id=paper_id,
+            user_id=user_id,
+            body=body,
+            body_html=body_html,
+            created_at=now,
+        )
 
     def comment(self, comment_id: int) -> Comment | None:
         found = self._comments(comments.c.id == comment_id)
