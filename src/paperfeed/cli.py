@@ -684,7 +684,8 @@ def search_cmd(
 
     try:
         with _friendly_errors():
-            results = Searcher(ctx.store()).search(text, mode=mode, sort=sort, page_size=limit)
+            searcher = Searcher(ctx.store(), settings=ctx.settings)
+            results = searcher.search(text, mode=mode, sort=sort, page_size=limit)
     except QuerySyntaxError as exc:
         raise click.UsageError(f"bad query: {exc}") from None
     if as_json:
@@ -1153,7 +1154,8 @@ def export_bibtex(
                 page = feed_page(store, period_of("day", day.date()), page_size=limit)
                 papers = [item.paper for item in page.items]
             else:
-                results = Searcher(store).search(query or "", page_size=limit)
+                searcher = Searcher(store, settings=ctx.settings)
+                results = searcher.search(query or "", page_size=limit)
                 papers = [hit.paper for hit in results.hits]
     except QuerySyntaxError as exc:
         raise click.UsageError(f"bad query: {exc}") from None

@@ -168,6 +168,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Trending score = votes / (hours since the paper's feed day began + 2) ^ gravity: "
         "higher forgets old papers faster (1.5: yesterday's paper needs ~4.5× the votes).",
     ),
+    Setting(
+        "vector_exact_max",
+        int,
+        "200000",
+        "SQLite: up to this many embeddings, semantic search is exact (brute force in "
+        "memory); above it, an approximate inverted-file index (PostgreSQL uses pgvector HNSW).",
+    ),
+    Setting(
+        "vector_probes",
+        int,
+        "32",
+        "Cells of the approximate index read per query: more is slower and closer to exact.",
+    ),
     Setting("smtp_host", str, "", "SMTP server for e-mail; empty: no e-mail is sent."),
     Setting("smtp_port", int, "587", "SMTP port (587 for STARTTLS, 465 for SSL, 25 plain)."),
     Setting("smtp_security", str, "starttls", "`none`, `starttls` or `ssl`."),
@@ -218,6 +231,8 @@ class Settings:
     signups: str
     rate_limits: str
     trending_gravity: float
+    vector_exact_max: int
+    vector_probes: int
     smtp_host: str
     smtp_port: int
     smtp_security: str

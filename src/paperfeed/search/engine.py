@@ -18,6 +18,7 @@ from datetime import datetime
 import numpy as np
 
 from paperfeed.models import Paper, SearchFilter
+from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 from .embed import Embedder, default_embedder
@@ -108,11 +109,17 @@ class Searcher:
         store: Store,
         embedder: Callable[[], Embedder] = default_embedder,
         fusion: Fusion | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self._embedder = embedder
         self.fusion = fusion or Fusion()
-        self.semantic = SemanticSearch(store, Embedder.name)
+        if settings is None:
+            self.semantic = SemanticSearch(store, Embedder.name)
+        else:
+            self.semantic = SemanticSearch(
+                store, Embedder.name, settings.vector_exact_max, settings.vector_probes
+            )
 
     @property
     def embedder(self) -> Embedder:
@@ -121,11 +128,7 @@ class Searcher:
     # -- rankers --------------------------------------------------------------------------
 
     def rank_keyword(self, query: Query, limit: int) -> Ranking:
-        words = [*query.words, *(w for p in query.phrases for w in p.split())]
-        # Stop words add nothing to BM25 (they are in nearly every abstract) but make every
-        # paper a candidate; PostgreSQL's english configuration drops them too.
-        content = [w for w in words if w.lower() not in STOP_WORDS]
-        return self.store.search.keyword(content or words, query.filter(), limit)
+        return self.store.search.keyword(_keyword_words(query), query.filter(), limit)
 
     def rank_semantic(self, query: Query, limit: int) -> Ranking:
         if not query.text:
@@ -137,8 +140,10 @@ class Searcher:
         return [(pid, score) for pid, score in ranking if score >= self.fusion.min_similarity]
 
     def rank_hybrid(self, query: Query, limit: int) -> Ranking:
+        """The fused ranking: ``fusion.pool`` candidates from each ranker (what the fusion
+        was tuned with), so up to twice that many results."""
         fusion = self.fusion
-        pool = max(limit, fusion.pool)
+        pool = fusion.pool
         if not query.text:
             return self.rank_keyword(query, pool)[:limit]
         # The two rankers wait on different things (the database; ONNX Runtime and numpy,
@@ -180,16 +185,31 @@ class Searcher:
             found = self.store.search.papers(ids)
             hits = [Hit(found[i], 0.0) for i in ids if i in found]
             return SearchResults(query, mode, hits, total, page, page_size)
+        if mode == "keyword" and query.sort not in ("date", "upvotes"):
+            # BM25 finds the best k papers faster the smaller k is: rank down to this page
+            # and count the rest.
+            ranking = self.rank(query, mode, min(offset + page_size, MAX_RESULTS))
+            total = len(ranking)
+            if total == offset + page_size:
+                count = self.store.search.keyword_count(_keyword_words(query), query.filter())
+                total = min(max(count, total), MAX_RESULTS)
+            return self._page(query, mode, ranking, total, page, page_size)
         ranking = self.rank(query, mode, MAX_RESULTS)
         if query.sort in ("date", "upvotes"):
             keys = self.store.search.sort_keys([pid for pid, _ in ranking])
             column = 0 if query.sort == "date" else 1
             ranking.sort(key=lambda item: keys.get(item[0], _NO_KEY)[column], reverse=True)
-        shown = ranking[offset : offset + page_size]  # only this page's papers are read
+        return self._page(query, mode, ranking, len(ranking), page, page_size)
+
+    def _page(
+        self, query: Query, mode: str, ranking: Ranking, total: int, page: int, page_size: int
+    ) -> SearchResults:
+        """Results page ``page`` of ``ranking``: only this page's papers are read."""
+        shown = ranking[(page - 1) * page_size : page * page_size]
         found = self.store.search.papers(pid for pid, _ in shown)
         hits = [Hit(found[pid], score) for pid, score in shown if pid in found]
         words = [*query.words, *query.phrases]
-        return SearchResults(query, mode, hits, len(ranking), page, page_size, words)
+        return SearchResults(query, mode, hits, total, page, page_size, words)
 
     def related(self, arxiv_id: str, limit: int = 5) -> list[tuple[Paper, float]]:
         """The papers nearest to ``arxiv_id`` by embedding (none if it has no vector yet)."""
@@ -204,3 +224,12 @@ class Searcher:
 
 
 _NO_KEY = ((datetime.min, 0), (0, datetime.min))
+
+
+def _keyword_words(query: Query) -> list[str]:
+    """The words BM25 ranks by: the query's words and its phrases' words. Stop words add
+    nothing to BM25 (they are in nearly every abstract) but make every paper a candidate;
+    PostgreSQL's english configuration drops them too."""
+    words = [*query.words, *(w for p in query.phrases for w in p.split())]
+    content = [w for w in words if w.lower() not in STOP_WORDS]
+    return content or words

@@ -10,7 +10,9 @@ document length cached per process.
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -57,6 +59,7 @@ class SearchStore:
         self.store = store
         self._avgdl: tuple[int, float] | None = None
         self._df_cache: dict[str, tuple[int, float]] = {}
+        self._rows: tuple[int, float] | None = None
 
     @property
     def postgres(self) -> bool:
@@ -134,31 +137,75 @@ class SearchStore:
             return []
         if self.postgres:
             return self._keyword_postgres(words, filt, limit)
-        score = sa.func.bm25(_FTS_NAME, TITLE_WEIGHT, 1.0, 1.0)
-        match = _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
-        if filt:
-            query = (
-                sa.select(papers.c.arxiv_id, score.label("score"))
-                .select_from(_FTS.join(papers, papers.c.doc_id == _FTS.c.rowid))
-                .where(match, *self.filter_clauses(filt))
-                .order_by(score)
-                .limit(limit)
-            )
-        else:  # rank inside the index, then look up only the best rows
-            best = (
-                sa.select(_FTS.c.rowid.label("doc_id"), score.label("score"))
-                .where(match)
-                .order_by(score)
-                .limit(limit)
-                .subquery()
-            )
-            query = (
-                sa.select(papers.c.arxiv_id, best.c.score)
-                .join(best, best.c.doc_id == papers.c.doc_id)
-                .order_by(best.c.score)
-            )
         with self.store.reading() as conn:
-            return [(row.arxiv_id, -float(row.score)) for row in conn.execute(query)]
+            return _TopK(self, conn, words, filt, limit).run()
+
+    def _fts_statement(self, match: str, filt: SearchFilter, limit: int) -> Any:
+        """The best ``limit`` rows of an FTS5 MATCH by ``bm25()`` (negative: lower is better)."""
+        score = sa.func.bm25(_FTS_NAME, TITLE_WEIGHT, 1.0, 1.0)
+        condition = _FTS_NAME.op("MATCH")(match)
+        if filt:
+            return (
+                sa.select(papers.c.doc_id, score.label("score"))
+                .select_from(_FTS.join(papers, papers.c.doc_id == _FTS.c.rowid))
+                .where(condition, *self.filter_clauses(filt))
+                .order_by(score)
+                .limit(limit)
+            )
+        # rank inside the index, no join
+        return (
+            sa.select(_FTS.c.rowid.label("doc_id"), score.label("score"))
+            .where(condition)
+            .order_by(score)
+            .limit(limit)
+        )
+
+    def keyword_count(self, words: Sequence[str], filt: SearchFilter) -> int:
+        """How many papers hold any of ``words`` and pass ``filt`` (what ``keyword`` ranks)."""
+        words = [w for w in words if w.strip()]
+        if not words:
+            return 0
+        if self.postgres:
+            every = sa.func.plainto_tsquery("english", " ".join(words))
+            any_word = sa.func.replace(sa.cast(every, sa.Text), "&", "|")
+            match = _SEARCH_VECTOR.op("@@")(sa.cast(any_word, TSQUERY))
+        else:
+            match = papers.c.doc_id.in_(
+                sa.select(_FTS.c.rowid).where(
+                    _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
+                )
+            )
+        query = sa.select(sa.func.count()).select_from(papers).where(match)
+        if filt:
+            query = query.where(*self.filter_clauses(filt))
+        with self.store.reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _fts_frequencies(self, conn: sa.Connection, terms: Sequence[str]) -> dict[str, int]:
+        """How many rows of the FTS5 index match each term (a word or a phrase), kept for
+        DF_TTL seconds like PostgreSQL's document frequencies."""
+        now = time.monotonic()
+        cache = self._df_cache
+        for term in terms:
+            if term not in cache or now - cache[term][1] > DF_TTL:
+                count = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(_FTS)
+                    .where(_FTS_NAME.op("MATCH")(fts_string(term)))
+                ).scalar_one()
+                if len(cache) > DF_CACHE_SIZE:
+                    cache.clear()
+                cache[term] = (int(count), now)
+        return {term: cache[term][0] for term in terms}
+
+    def _fts_rows(self, conn: sa.Connection) -> int:
+        """Rows in the FTS5 index (one per paper): the N of its idf, counted at most once a
+        minute (a few more papers move an idf far less than BOUND_MARGIN allows)."""
+        now = time.monotonic()
+        if self._rows is None or now - self._rows[1] > 60:
+            count = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+            self._rows = (int(count), now)
+        return self._rows[0]
 
     def _keyword_postgres(
         self, words: Sequence[str], filt: SearchFilter, limit: int
@@ -446,6 +493,129 @@ class SearchStore:
             _tune_hnsw(conn, limit)
             rows = conn.execute(query).all()
         return [(_paper_from_row(row), float(row.similarity)) for row in rows]
+
+
+# FTS5's bm25() constants (fts5_aux.c); a term adds at most (K1 + 1) x idf to a score.
+FTS5_K1 = 1.2
+BOUND_MARGIN = 1.01  # slack on the bounds: the index's row count may lag a moment
+ESSENTIAL_BUDGET = 5_000  # rows of the rarest words scored first, to learn a threshold
+
+
+def fts5_idf(rows: int, hits: int) -> float:
+    """The inverse document frequency FTS5's bm25() gives a term in ``hits`` of ``rows``."""
+    value = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return value if value > 0 else 1e-6
+
+
+class _TopK:
+    """The ``limit`` best papers by FTS5 ``bm25()`` for papers holding *any* of the words,
+    without scoring every such paper (the MaxScore idea, with FTS5 queries as its steps).
+
+    Scoring is what costs: a word like "learning" is in a third of the papers, and bm25()
+    runs once per matching row. But a paper holding only the common words can score at most
+    the sum of their upper bounds, ``(k1 + 1) x idf``. So once ``limit`` papers are known
+    with scores above that sum (the threshold), the papers to score are those holding at
+    least one of the other, *essential* words. Every score comes from FTS5 itself, with all
+    the query's words in the expression (``(E) AND (C)`` plus ``(E) NOT (C)`` split the
+    papers with an essential word in two, no paper in both), so the result is the same
+    ranking as the plain ``OR`` query, only cheaper.
+
+    Steps: the papers of the rarest words (about ESSENTIAL_BUDGET rows) give a threshold;
+    the common words whose bounds add up to less than it are left out, and the papers of the
+    remaining, essential words are scored (unless the first step already did). When no word
+    can be left out, the plain ``OR`` query runs (long questions often end there).
+    """
+
+    def __init__(
+        self,
+        search: SearchStore,
+        conn: sa.Connection,
+        words: Sequence[str],
+        filt: SearchFilter,
+        limit: int,
+    ) -> None:
+        self.search, self.conn, self.filt, self.limit = search, conn, filt, limit
+        # A word typed twice counts twice, as in the plain OR query.
+        repeats = Counter(w.casefold() for w in words)
+        unique = list({w.casefold(): w for w in words}.values())
+        self.repeats = {w: repeats[w.casefold()] for w in unique}
+        hits = search._fts_frequencies(conn, unique)
+        self.terms = sorted((w for w in unique if hits[w]), key=lambda w: (hits[w], w))
+        rows = search._fts_rows(conn)
+        self.bound = {
+            w: self.repeats[w] * (FTS5_K1 + 1) * fts5_idf(rows, hits[w]) * BOUND_MARGIN
+            for w in unique
+        }
+        self.hits = hits
+        self.scores: dict[int, float] = {}  # doc_id -> bm25 (higher is better)
+
+    def run(self) -> list[tuple[str, float]]:
+        terms = self.terms
+        if len(terms) > 1:
+            # The papers of the rarest words first: their scores set a threshold.
+            scored: list[str] = []
+            total = 0
+            for word in terms:
+                if scored and total + self.hits[word] > ESSENTIAL_BUDGET:
+                    break
+                scored.append(word)
+                total += self.hits[word]
+            if len(scored) < len(terms):
+                self._score_holding(scored)
+                essential = self._essential()
+                if len(essential) < len(terms):
+                    if not set(essential) <= set(scored):
+                        self._score_holding(essential)
+                    return self._ranking()
+        if terms:  # no word can be left out: every paper with any of them
+            self._score(self._any(terms))
+        return self._ranking()
+
+    def _essential(self) -> list[str]:
+        """The rarest words, as few as possible, such that a paper holding none of them
+        cannot reach the current threshold."""
+        threshold = self._threshold()
+        rest = 0.0
+        cut = len(self.terms)
+        while cut > 0 and rest + self.bound[self.terms[cut - 1]] < threshold:
+            cut -= 1
+            rest += self.bound[self.terms[cut]]
+        return self.terms[:cut]
+
+    def _threshold(self) -> float:
+        if len(self.scores) < self.limit:
+            return 0.0
+        return sorted(self.scores.values(), reverse=True)[self.limit - 1]
+
+    def _score_holding(self, essential: Sequence[str]) -> None:
+        """Score, with every word, the papers holding one of ``essential``."""
+        others = [w for w in self.terms if w not in essential]
+        some = f"({self._any(essential)})"
+        if not others:
+            self._score(some)
+            return
+        rest = f"({self._any(others)})"
+        self._score(f"{some} AND {rest}")
+        self._score(f"{some} NOT {rest}")
+
+    def _any(self, words: Sequence[str]) -> str:
+        """FTS5: any of ``words``, each as many times as it was typed."""
+        return " OR ".join(fts_string(w) for w in words for _ in range(self.repeats[w]))
+
+    def _score(self, match: str) -> None:
+        statement = self.search._fts_statement(match, self.filt, self.limit)
+        for doc_id, score in self.conn.execute(statement):
+            self.scores[doc_id] = -float(score)
+
+    def _ranking(self) -> list[tuple[str, float]]:
+        best = sorted(self.scores.items(), key=lambda item: (-item[1], item[0]))[: self.limit]
+        if not best:
+            return []
+        query = sa.select(papers.c.doc_id, papers.c.arxiv_id).where(
+            papers.c.doc_id.in_([doc_id for doc_id, _ in best])
+        )
+        ids = {row.doc_id: row.arxiv_id for row in self.conn.execute(query)}
+        return [(ids[doc_id], score) for doc_id, score in best if doc_id in ids]
 
 
 def _candidate_match(frequencies: dict[str, int]) -> Any:

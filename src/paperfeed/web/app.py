@@ -53,7 +53,7 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.calendar = settings.arxiv_calendar()
-    app.state.searcher = Searcher(store)
+    app.state.searcher = Searcher(store, settings=settings)
     app.state.clock = clock = clock or (lambda: datetime.now(UTC))
 
     def utc_now() -> datetime:  # naive UTC, as the database keeps time
