@@ -214,6 +214,37 @@ class QueryCounter:
         sa.event.remove(self.engine, "before_cursor_execute", self._count)
 
 
+# -- Debian's Chromium, driven by Playwright (never a downloaded browser) ---------------------
+
+CHROMIUM = os.environ.get("PAPERFEED_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium, once per test module."""
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
 # -- recorded arXiv API responses ----------------------------------------------------------
 
 ARXIV_IGNORED = ("sortBy", "sortOrder")  # query parameters the recordings do not vary by

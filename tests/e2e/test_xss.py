@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from test_browser import browser  # noqa: F401  (a fixture: Chromium, once per module)
 
 from conftest import BACKENDS, LiveServer, _new_database
 from paperfeed.models import IngestRecord, Paper
@@ -59,6 +58,20 @@ JS_LINKS = {
     "html": '<a href="javascript:alert(1)">click</a>',
     "newline-in-scheme": "[click](java%0Ascript:alert(1))",
 }
+# TeX is rendered (MathML, HTML for text macros): none of this may bring markup or a link.
+MATH_PAYLOADS = {
+    "math-href": r"$\href{javascript:window.__xss=1;alert(1)}{x}$",
+    "math-script": "$<script>window.__xss=1;alert(1)</script>$",
+    "math-text-img": r"$\text{<img src=x onerror=alert(1)>}$",
+    "math-style": r"$\style{background:url(javascript:alert(1))}{y}$",
+    "math-close": "$$</math><script>window.__xss=1;alert(1)</script>$$",
+    "math-mglyph": r"$\mathrm{</mi><mglyph><style></math><img src onerror=alert(1)>}$",
+    "unbalanced": "$x <svg onload=alert(1)> stays",
+    "malformed": r"$\frac{a}{$ <img src=x onerror=alert(1)>",
+    "text-href": r"\href{javascript:alert(1)}{click} \url{javascript:alert(1)}",
+    "text-bold": r"\textbf{<script>window.__xss=1;alert(1)</script>}",
+}
+MATH_DAY = date(2003, 3, 4)
 HOSTILE_NEXT = {
     "javascript": "javascript:alert(1)",
     "javascript-mixed-case": " JaVaScRiPt:alert(1)",
@@ -86,6 +99,17 @@ def hostile_paper(number: int, payload: str) -> Paper:
 
 
 HOSTILE_PAPERS = [hostile_paper(n, p) for n, p in enumerate(PAYLOADS.values(), start=1)]
+MATH_PAPERS = [
+    Paper(
+        arxiv_id=f"0303.{number:05d}",
+        title=f"Quokka bounds in $\\mathcal{{O}}(k)$: {payload}",
+        abstract=f"Quokkas hop in $\\mathcal{{O}}(k)$ time, \\emph{{provably}}. {payload} Fin.",
+        authors=["Ada Lovelace"],
+        categories=["cs.CR"],
+        first_seen=datetime(2003, 3, 4),
+    )
+    for number, payload in enumerate(MATH_PAYLOADS.values(), start=101)
+]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -101,6 +125,7 @@ def site(
             IngestRecord(p, "test", p.arxiv_id, feed_day=FEED_DAY, submitted_by=p.comment)
             for p in HOSTILE_PAPERS
         ]
+        + [IngestRecord(p, "test", p.arxiv_id, feed_day=MATH_DAY) for p in MATH_PAPERS]
     )
     with LiveServer(store, rate_limits=RATE_LIMITS) as server:
         server.app.state.accounts.create(READER, "reader@example.org", PASSWORD)
@@ -201,7 +226,7 @@ def open_tab(chromium: Any, origin: str, *, csp: bool, storage_state: Any = None
 
 @pytest.fixture(scope="module")
 def chromium(request: pytest.FixtureRequest) -> Any:
-    """Debian's Chromium, as test_browser launches it."""
+    """Debian's Chromium (the `browser` fixture of tests/conftest.py)."""
     return request.getfixturevalue("browser")
 
 
@@ -351,6 +376,46 @@ def test_search_results_show_hostile_papers_as_text(tab: Tab) -> None:
         assert card(tab, paper).locator("h3 a mark").inner_text() == "Zebrafish"
         authors = card(tab, paper).locator(".authors")
         assert authors.get_attribute("title") == authors.inner_text() == ", ".join(paper.authors)
+
+
+_MATH_STATE = """(selector) => [...document.querySelectorAll(selector)].map((el) => ({
+  maths: el.querySelectorAll("math").length,
+  annotations: [...el.querySelectorAll("annotation")].map((a) => a.textContent),
+  elements: [...new Set([...el.querySelectorAll("*")].map((e) => e.localName))],
+  links: [...el.querySelectorAll("a")].map((a) => a.getAttribute("href")),
+  text: el.innerText,
+}))"""
+MATHML_SHOWN = {
+    "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "mtext", "mspace", "msub",
+    "msup", "mfrac", "mstyle", "em", "strong", "mark", "p",
+}  # fmt: skip
+
+
+def test_tex_in_hostile_papers_renders_as_math_or_text(tab: Tab) -> None:
+    """Every formula that parses is MathML (its TeX kept as the annotation); hostile TeX
+    brings no element, attribute or link; what does not parse shows as typed."""
+    for path in (f"/?date={MATH_DAY}", "/search?q=quokka&mode=keyword"):
+        assert tab.goto(path).status == 200
+        tab.assert_inert(f"{path} with TeX payloads")
+        for where in ("h3 a", ".abstract"):
+            shown = tab.page.evaluate(_MATH_STATE, f"article.card {where}")
+            assert len(shown) == len(MATH_PAPERS), f"{path} {where}"
+            for item in shown:
+                assert item["maths"] >= 1, f"{path} {where}: no formula rendered in {item}"
+                assert "\\mathcal{O}(k)" in item["annotations"], item
+                assert set(item["elements"]) <= MATHML_SHOWN, f"{path} {where}: {item}"
+                assert item["links"] == [], f"{path} {where}: {item}"
+    for paper, payload in zip(MATH_PAPERS, MATH_PAYLOADS.values(), strict=True):
+        where = f"the page of the paper with {payload!r}"
+        assert tab.goto(f"/papers/{paper.arxiv_id}").status == 200, where
+        tab.assert_inert(where)
+        [abstract] = tab.page.evaluate(_MATH_STATE, ".abstract-full")
+        assert set(abstract["elements"]) <= MATHML_SHOWN, f"{where}: {abstract}"
+        assert "provably" in abstract["text"] and "Fin." in abstract["text"], where
+        if payload.startswith(("$x", "$\\frac")):  # does not parse: shown as typed
+            assert payload.split(" <")[0] in abstract["text"], f"{where}: {abstract['text']}"
+        api = tab.page.request.get(f"{tab.origin}/api/v1/papers/{paper.arxiv_id}").json()
+        assert api["paper"]["abstract"] == paper.abstract  # the JSON twin keeps the TeX
 
 
 @REFLECTED_ONLY

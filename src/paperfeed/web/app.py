@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from brotli_asgi import BrotliMiddleware
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,7 +22,8 @@ from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import community, digest, hfcompat, routes, syndication
+from . import community, digest, hfcompat, present, routes, syndication
+from .assets import Assets, HashedStaticFiles
 from .auth import browser_middleware, csrf_guard, template_context
 from .responses import ERROR_RESPONSES, PageError, error_response
 
@@ -64,14 +65,19 @@ def create_app(
     app.state.submitter = Submitter(store, settings)
     templates = Jinja2Templates(directory=HERE / "templates", context_processors=[template_context])
     templates.env.globals["site_name"] = settings.site_name
+    templates.env.filters["tex"] = present.rich_text
+    assets = Assets(HERE / "static")
+    templates.env.globals["static"] = assets.url
     app.state.templates = templates
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", HashedStaticFiles(assets), name="static")
     app.include_router(community.router)
     app.include_router(digest.router)
     app.include_router(syndication.router)  # before routes: /papers/{id}.bib
     app.include_router(hfcompat.router)  # before routes: its /papers/{id}.md
     app.include_router(routes.router)
     app.middleware("http")(browser_middleware)
+    # Outermost: brotli when the browser takes it, else gzip; small answers as they are.
+    app.add_middleware(BrotliMiddleware, quality=5, minimum_size=500, gzip_fallback=True)
     _install_error_handlers(app)
     return app
 

@@ -24,6 +24,8 @@ from .responses import PageError
 
 BROWSER_COOKIE = "pf_browser"
 SESSION_COOKIE = "pf_session"
+THEME_COOKIE = "pf_theme"  # "light" or "dark"; none: as the system says
+THEMES = ("light", "dark", "system")
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -210,8 +212,10 @@ def template_context(request: Request) -> dict[str, Any]:
     except PageError:
         user = None
     query = request.url.query
+    theme = request.cookies.get(THEME_COOKIE, "")
     return {
         "viewer": user,
+        "theme": theme if theme in ("light", "dark") else "",
         "csrf_token": csrf_token(request),
         "request_path": request.url.path + (f"?{query}" if query else ""),
     }

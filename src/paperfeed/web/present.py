@@ -15,7 +15,9 @@ from paperfeed.models import Comment, FeedItem, FeedPage, Paper, PaperDetail
 from paperfeed.rank.feeds import CalendarState
 from paperfeed.search import SearchResults
 from paperfeed.search.engine import MAX_RESULTS
-from paperfeed.text import shorten
+from paperfeed.text import outside_math, shorten
+
+from .tex import tex_to_html
 
 PERIOD_TITLES = {"day": "Daily Papers", "week": "Weekly Papers", "month": "Monthly Papers"}
 
@@ -66,22 +68,45 @@ def paper_json(paper: Paper) -> dict[str, Any]:
     }
 
 
+def _dom_id(paper: Paper) -> str:
+    return "p-" + re.sub(r"[^A-Za-z0-9]", "-", paper.arxiv_id)
+
+
+def _preview(paper: Paper, preview_chars: int) -> dict[str, Any]:
+    return {
+        "abstract_preview": shorten(paper.abstract, preview_chars),
+        "abstract_is_shortened": len(paper.abstract) > preview_chars,
+    }
+
+
 def card_json(item: FeedItem, preview_chars: int) -> dict[str, Any]:
     paper = item.paper
     return {
         "id": paper.arxiv_id,
-        "dom_id": "p-" + re.sub(r"[^A-Za-z0-9]", "-", paper.arxiv_id),
+        "dom_id": _dom_id(paper),
         "title": paper.title,
-        "abstract_preview": shorten(paper.abstract, preview_chars),
-        "abstract_is_shortened": len(paper.abstract) > preview_chars,
+        **_preview(paper, preview_chars),
         "n_authors": len(paper.authors),
         "authors": paper.authors,
+        "categories": paper.categories or [],
         "date": _iso(paper.shown_date),
         "date_label": human_date(paper.shown_date),
         "feed_day": _iso(item.day),
         "upvotes": paper.upvotes,
         "submitted_by": item.submitted_by,
         "url": f"/papers/{paper.arxiv_id}",
+    }
+
+
+def abstract_json(paper: Paper, preview_chars: int, full: bool) -> dict[str, Any]:
+    """A card's abstract, whole or as its preview (what "more" and "less" swap in)."""
+    return {
+        "id": paper.arxiv_id,
+        "dom_id": _dom_id(paper),
+        "url": f"/papers/{paper.arxiv_id}",
+        "full": full,
+        "abstract": paper.abstract,
+        **_preview(paper, preview_chars),
     }
 
 
@@ -180,8 +205,15 @@ def snippet(text: str, words: Sequence[str], limit: int) -> str:
     match = pattern.search(text) if pattern else None
     if match is None or match.start() < limit // 3:
         return shorten(text, limit)
-    start = text.rfind(" ", 0, match.start() - limit // 4) + 1
+    start = outside_math(text, text.rfind(" ", 0, match.start() - limit // 4) + 1)
     return "…" + shorten(text[start:], limit)
+
+
+def rich_text(text: str | None, links: bool = True, marks: Sequence[str] = ()) -> Markup:
+    """The template filter ``tex``: ``text`` with its TeX rendered (see :mod:`.tex`) and,
+    given query words ``marks``, the matches outside formulas in ``<mark>``."""
+    run = (lambda plain: highlight(plain, marks)) if marks else None
+    return tex_to_html(text, links=links, text_run=run)
 
 
 def search_json(results: SearchResults, preview_chars: int) -> dict[str, Any]:
@@ -197,11 +229,11 @@ def search_json(results: SearchResults, preview_chars: int) -> dict[str, Any]:
             "abstract_preview": str(highlight(preview, words)),
         }
         card["score"] = round(hit.score, 6)
-        card["categories"] = hit.paper.categories or []
         hits.append(card)
     query = results.query
     return {
         "query": query.canonical(),
+        "words": list(words),
         "mode": results.mode,
         "sort": query.sort,
         "filters": {

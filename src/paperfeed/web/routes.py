@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.models import InvalidArxivId, split_arxiv_id
@@ -21,8 +21,8 @@ from paperfeed.rank.trending import OrderError, Trending, check_order, feed_now,
 from paperfeed.search import MODES, QuerySyntaxError, Searcher
 
 from . import present
-from .auth import current_user
-from .responses import PAGE, PageError, redirect, render, whole_number
+from .auth import THEME_COOKIE, THEMES, current_user, safe_next, set_cookie
+from .responses import PAGE, SEE_OTHER, PageError, redirect, render, wants_json, whole_number
 from .responses import app_settings as _settings
 from .responses import app_store as _store
 
@@ -102,11 +102,16 @@ def _feed_data(
     return data
 
 
-def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
+def _bare_id(arxiv_id: str) -> str:
+    """The id without its version; a 404 for what is no arXiv id."""
     try:
-        bare, _version = split_arxiv_id(arxiv_id)
+        return split_arxiv_id(arxiv_id)[0]
     except InvalidArxivId as exc:
         raise PageError(404, "bad_arxiv_id", str(exc)) from None
+
+
+def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
+    bare = _bare_id(arxiv_id)
     store = _store(request)
     detail = store.paper_detail(bare)
     viewer = current_user(request)
@@ -207,6 +212,22 @@ def monthly(
     return render(request, "feed.html", _feed_data(request, "month", label, page, sort))
 
 
+@router.get(
+    "/papers/{arxiv_id:path}/abstract",
+    summary="A card's abstract: its preview, or the whole abstract with ?full=1 (for HTMX)",
+    responses=PAGE,
+)
+def abstract(request: Request, arxiv_id: str, full: str | None = None) -> Response:
+    bare = _bare_id(arxiv_id)
+    store = _store(request)
+    paper = store.get_paper(bare)
+    if paper is None or store.community.paper_hidden(bare):
+        raise PageError(404, "unknown_paper", f"No paper {bare} here.")
+    preview = _settings(request).abstract_preview_chars
+    data = present.abstract_json(paper, preview, full=full == "1")
+    return render(request, "abstract_fragment.html", data)
+
+
 @router.get("/papers/{arxiv_id:path}", summary="One paper", responses=PAGE)
 def paper(request: Request, arxiv_id: str) -> Response:
     return render(request, "paper.html", _paper_data(request, arxiv_id))
@@ -225,6 +246,27 @@ def search(
     page: str | None = None,
 ) -> Response:
     return render(request, "search.html", _search_data(request, q, mode, sort, page))
+
+
+@router.post(
+    "/theme",
+    summary="Light or dark pages, or as the system says (theme=light|dark|system)",
+    **SEE_OTHER,
+    responses={200: {"description": "With Accept: application/json, the theme chosen"}},
+)
+def choose_theme(request: Request, theme: str = Form("system"), next: str = Form("/")) -> Response:
+    if theme not in THEMES:
+        raise PageError(400, "bad_theme", f"theme must be one of {', '.join(THEMES)}")
+    response: Response = (
+        JSONResponse({"theme": theme})
+        if wants_json(request)
+        else RedirectResponse(safe_next(next), status_code=303)
+    )
+    if theme == "system":
+        response.delete_cookie(THEME_COOKIE, path="/", httponly=True, samesite="lax")
+    else:
+        set_cookie(request, response, THEME_COOKIE, theme, 400 * 86400)
+    return response
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -272,10 +314,7 @@ def api_search(
     "/api/v1/papers/{arxiv_id:path}/related", summary="Nearest papers by embedding (?limit=1..50)"
 )
 def api_related(request: Request, arxiv_id: str, limit: str | None = None) -> Response:
-    try:
-        bare, _version = split_arxiv_id(arxiv_id)
-    except InvalidArxivId as exc:
-        raise PageError(404, "bad_arxiv_id", str(exc)) from None
+    bare = _bare_id(arxiv_id)
     detail = _store(request).paper_detail(bare)
     if detail is None or detail.hidden:
         raise PageError(404, "unknown_paper", f"No paper {bare} here.")
