@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AXE_VERSION := 4.14.1
+AXE_DIR := tests/e2e/.axe
 
 .PHONY: install install-dev run test lint bench chromium demo clean
 
@@ -18,7 +20,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[postgres]" --group dev --group e2e
 	touch $@
 
-install-dev: $(VENV)/.installed-dev  ## install test, lint and browser-test tools
+# axe-core (accessibility rules) from the npm registry, injected into pages by the browser
+# tests; installed into a git-ignored folder, never needed by the site itself.
+$(AXE_DIR)/.installed-$(AXE_VERSION):
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+	rm -rf $(AXE_DIR)
+	npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
+	touch $@
+
+install-dev: $(VENV)/.installed-dev $(AXE_DIR)/.installed-$(AXE_VERSION)  ## install test, lint and browser-test tools (axe-core too)
 
 run: install  ## migrate, load the demo data and serve http://127.0.0.1:8000
 	$(BIN)/paperfeed db upgrade
@@ -43,9 +54,11 @@ bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints rati
 	$(BIN)/python tests/bench/bench_search.py
 	$(BIN)/python tests/bench/bench_community.py
 	$(BIN)/python tests/bench/bench_digest.py
+	$(BIN)/python tests/bench/bench_api.py
+	$(BIN)/python tests/bench/bench_scale.py
 
 demo:  ## rebuild the bundled demo data set from ../shared/data
 	$(BIN)/python tools/build_demo.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(AXE_DIR)
