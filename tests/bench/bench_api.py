@@ -12,6 +12,8 @@ its own process, on SQLite and on PostgreSQL (a throw-away embedded server):
   page ``/?date=D``;
 * ``/api/papers/search?q=...`` (hybrid, 3 title words of a random paper) against the HTML
   search page ``/search?q=...`` with the same queries;
+* ``/api/papers/{id}`` (what ``paper_info`` reads) against the HTML paper page (with its
+  related papers);
 * baseline: ``/healthz`` on the same server.
 
 Each is measured twice: one client in sequence (p50/p99 latency) and ``--clients``
@@ -63,6 +65,7 @@ def workload(store: Store, n: int) -> dict[str, list[str]]:
             str(d) for d in conn.execute(sa.select(feed_entries.c.day).distinct()).scalars()
         )
         titles = list(conn.execute(sa.select(papers.c.title)).scalars())
+        ids = list(conn.execute(sa.select(papers.c.arxiv_id)).scalars())
     picked_days = [rng.choice(days) for _ in range(n)]
     weeks = []
     for day in picked_days:
@@ -86,6 +89,8 @@ def workload(store: Store, n: int) -> dict[str, list[str]]:
         "html week page": [f"/week/{w}" for w in weeks],
         "api papers/search": [url("/api/papers/search", q=q) for q in queries],
         "html search page": [url("/search", q=q) for q in queries],
+        "api papers/{id} (paper_info)": [f"/api/papers/{rng.choice(ids)}" for _ in range(n)],
+        "html paper page": [f"/papers/{rng.choice(ids)}" for _ in range(n)],
     }
 
 
@@ -110,7 +115,7 @@ def bench_backend(url: str, args: argparse.Namespace, log: Path) -> dict[str, An
             _, loaded = hammer(base, plans)
             result[route] = {"sequential": sequential, "concurrent": loaded}
             print(
-                f"  {route:<24} 1 client p50 {sequential['p50_ms']:7.2f} p99 "
+                f"  {route:<30} 1 client p50 {sequential['p50_ms']:7.2f} p99 "
                 f"{sequential['p99_ms']:7.2f} ms | {args.clients} clients "
                 f"{loaded['requests_per_s']:7.1f} req/s p99 {loaded['p99_ms']:8.1f} ms"
                 f"{'  non-200: ' + str(loaded['non_200']) if loaded['non_200'] else ''}",
@@ -121,7 +126,7 @@ def bench_backend(url: str, args: argparse.Namespace, log: Path) -> dict[str, An
 
 def summary(results: dict[str, Any], backends: list[str], clients: int) -> None:
     print(
-        f"\n{'backend':<11}{'route':<25}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}"
+        f"\n{'backend':<11}{'route':<31}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}"
         f"{'p99 ms':>9}{'x healthz p50':>15}   ({clients} clients for req/s and 2nd p99)"
     )
     for backend in backends:
@@ -132,7 +137,7 @@ def summary(results: dict[str, Any], backends: list[str], clients: int) -> None:
                 continue
             seq, loaded = row["sequential"], row["concurrent"]
             print(
-                f"{backend:<11}{route:<25}{seq['p50_ms']:>8.2f}{seq['p99_ms']:>8.2f}"
+                f"{backend:<11}{route:<31}{seq['p50_ms']:>8.2f}{seq['p99_ms']:>8.2f}"
                 f"{loaded['requests_per_s']:>8.1f}{loaded['p99_ms']:>9.1f}"
                 f"{seq['p50_ms'] / base:>15.1f}"
             )

@@ -176,3 +176,21 @@ def test_pruned_bm25_equals_the_plain_or_query(
             cases += bool(want)
     assert cases > 300  # most draws found something
     assert pruned > 100  # and the pruning ran, not only the plain query
+
+
+def test_keyword_pages_rank_down_to_the_page_and_count_the_rest(demo_store: Store) -> None:
+    """A keyword results page ranks only as deep as itself; its total is the number of
+    matching papers (at most MAX_RESULTS), and consecutive pages continue one ranking."""
+    from paperfeed.search import Searcher
+    from paperfeed.search.engine import MAX_RESULTS
+
+    searcher = Searcher(demo_store)
+    query = "neural network"
+    first = searcher.search(query, mode="keyword", page=1, page_size=5)
+    second = searcher.search(query, mode="keyword", page=2, page_size=5)
+    whole = [pid for pid, _ in demo_store.search.keyword(["neural", "network"], NONE, 10)]
+    assert [h.paper.arxiv_id for h in first.hits + second.hits] == whole
+    matches = demo_store.search.keyword_count(["neural", "network"], NONE)
+    assert matches > 10 and first.total == second.total == min(matches, MAX_RESULTS)
+    rare = searcher.search("hebbian", mode="keyword", page_size=5)
+    assert rare.total == demo_store.search.keyword_count(["hebbian"], NONE)
