@@ -171,14 +171,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "vector_exact_max",
         int,
-        "200000",
+        "50000",
         "SQLite: up to this many embeddings, semantic search is exact (brute force in "
         "memory); above it, an approximate inverted-file index (PostgreSQL uses pgvector HNSW).",
     ),
     Setting(
         "vector_probes",
         int,
-        "32",
+        "64",
         "Cells of the approximate index read per query: more is slower and closer to exact.",
     ),
     Setting("smtp_host", str, "", "SMTP server for e-mail; empty: no e-mail is sent."),

@@ -170,11 +170,12 @@ class SearchStore:
             any_word = sa.func.replace(sa.cast(every, sa.Text), "&", "|")
             match = _SEARCH_VECTOR.op("@@")(sa.cast(any_word, TSQUERY))
         else:
-            match = papers.c.doc_id.in_(
-                sa.select(_FTS.c.rowid).where(
-                    _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
-                )
-            )
+            fts_match = _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
+            if not filt:  # counted inside the index, no lookup of the rows
+                query = sa.select(sa.func.count()).select_from(_FTS).where(fts_match)
+                with self.store.reading() as conn:
+                    return int(conn.execute(query).scalar_one())
+            match = papers.c.doc_id.in_(sa.select(_FTS.c.rowid).where(fts_match))
         query = sa.select(sa.func.count()).select_from(papers).where(match)
         if filt:
             query = query.where(*self.filter_clauses(filt))
