@@ -54,7 +54,7 @@ from bench_search import corpus_store  # noqa: E402
 from conftest import free_port  # noqa: E402
 from paperfeed.ingest import import_files  # noqa: E402
 from paperfeed.search.embed import MODEL_NAME, default_embedder, paper_text, text_hash  # noqa: E402
-from paperfeed.search.semantic import VectorIndex  # noqa: E402
+from paperfeed.search.semantic import VectorIndex, auto_probes  # noqa: E402
 from paperfeed.store import Store  # noqa: E402
 
 SEED = 1_000_000
@@ -201,14 +201,17 @@ def recall(db: Path, questions: list[str], probes: list[int]) -> dict[str, Any]:
         exact_ms.append((time.perf_counter() - t) * 1000)
     result["exact_p50_ms"] = float(np.median(exact_ms))
     for count in probes:
-        index.probes = count
+        index.probes = count  # 0: auto_probes(cells), what the server uses by default
         hits, approx_ms = [], []
         for vector, truth in zip(vectors, exact, strict=True):
             t = time.perf_counter()
             found = {pid for pid, _ in index.search(vector, 10)}
             approx_ms.append((time.perf_counter() - t) * 1000)
             hits.append(len(found & truth) / 10)
+        ivf = index.loaded.ivf
         result[f"probes={count}"] = {
+            "cells_read": count or (auto_probes(ivf.cells) if ivf else 0),
+            "cells": ivf.cells if ivf else 0,
             "recall@10": float(np.mean(hits)),
             "p50_ms": float(np.median(approx_ms)),
             "p99_ms": float(np.percentile(approx_ms, 99)),
@@ -222,7 +225,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=13, help="perturbed copies per paper")
     parser.add_argument("--work", type=Path, help="keep the database here (default: a temp dir)")
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--probes", type=int, nargs="*", default=[8, 16, 32, 64, 128])
+    parser.add_argument(
+        "--probes", type=int, nargs="*", default=[32, 64, 128, 0], help="0: the default (auto)"
+    )
     parser.add_argument("--json", type=Path, default=OUT / "scale.json")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -253,7 +258,8 @@ def main() -> None:
         for count in args.probes:
             stats = row[f"probes={count}"]
             print(
-                f"  IVF probes {count:>3}: recall@10 {stats['recall@10']:.3f}, "
+                f"  IVF {stats['cells_read']:>4} of {stats['cells']} cells"
+                f"{' (default)' if count == 0 else ''}: recall@10 {stats['recall@10']:.3f}, "
                 f"p50 {stats['p50_ms']:.2f} ms, p99 {stats['p99_ms']:.2f} ms",
                 flush=True,
             )
