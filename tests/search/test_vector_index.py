@@ -119,7 +119,7 @@ def test_approximate_index_honours_filters_and_exclusions(sqlite_demo: Store) ->
 
 
 def test_default_probes_grow_with_the_index() -> None:
-    # 4 x sqrt(cells): what kept recall@10 at 0.97 at 75k (273 cells) and 1M (1,023 cells).
+    # 4 x sqrt(cells): what kept recall@10 at 0.97 at 75k (273 cells) and 1M (1,022 cells).
     assert [auto_probes(c) for c in (1, 16, 273, 1023)] == [1, 16, 66, 128]
     matrix = clustered(5000)
     ivf = InvertedFile(matrix)

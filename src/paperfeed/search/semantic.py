@@ -90,7 +90,7 @@ class InvertedFile:
 def auto_probes(cells: int) -> int:
     """Cells to read for recall@10 of about 0.97 against exact search: 4 x sqrt(cells),
     measured on the arXiv corpus (64 of 273 cells at 75k papers: 0.973) and on it replicated
-    to 1M (128 of 1,023 cells: 0.973); a fixed number would lose recall as the index grows."""
+    to 1M (128 of 1,022 cells: 0.973); a fixed number would lose recall as the index grows."""
     return max(1, min(cells, round(4 * math.sqrt(cells))))
 
 
