@@ -102,7 +102,7 @@ def bench_backend(url: str, args: argparse.Namespace, log: Path) -> dict[str, An
     stats = store.stats()
     store.close()
     result: dict[str, Any] = {"papers": stats.tables["papers"], "feed_days": stats.feed_days}
-    with serving(url, log) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with serving(url, log) as (base, _pid), httpx.Client(base_url=base, timeout=60) as client:
         for route_paths in paths.values():  # warm up: model, vectors, caches
             timed_gets(client, route_paths[:20])
         for route, route_paths in paths.items():

@@ -115,10 +115,13 @@ def prepare(url: str, n_papers: int, n_clients: int) -> tuple[list[str], list[Vo
 
 
 @contextmanager
-def serving(url: str, log_path: Path) -> Iterator[str]:
-    """`paperfeed serve` on ``url`` in its own process, rate limits off; yields its address."""
+def serving(
+    url: str, log_path: Path, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`paperfeed serve` on ``url`` in its own process, rate limits off, ``settings``
+    (environment variables) added; yields its address and process id."""
     port = free_port()
-    env = {**os.environ, "PAPERFEED_RATE_LIMITS": ""}
+    env = {**os.environ, "PAPERFEED_RATE_LIMITS": "", **(settings or {})}
     command = [sys.executable, "-m", "paperfeed", "--database-url", url, "serve"]
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -138,10 +141,10 @@ def serving(url: str, log_path: Path) -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"the server did not start:\n{log_path.read_text()}")
                 time.sleep(0.1)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
 
 
 # -- load ----------------------------------------------------------------------------------
@@ -351,7 +354,7 @@ def login_latency(base: str, runs: int) -> dict[str, dict[str, float]]:
 def bench_backend(url: str, args: argparse.Namespace, log_path: Path) -> dict[str, Any]:
     paper_ids, voters = prepare(url, args.papers, args.clients)
     plans = vote_plans(paper_ids, voters, args.requests)
-    with serving(url, log_path) as base:
+    with serving(url, log_path) as (base, _pid):
         warm_up = [[Call("GET", "/healthz")] * 10 for _ in voters]
         hammer(base, warm_up)
         counts = split(args.baseline_requests, len(voters))

@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,10 +46,10 @@ OUT = ROOT / "bench-results"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "bench"))
 
+from bench_community import serving  # noqa: E402
 from bench_foundation import timed_gets  # noqa: E402
 from bench_search import corpus_store  # noqa: E402
 
-from conftest import free_port  # noqa: E402
 from paperfeed.ingest import import_files  # noqa: E402
 from paperfeed.search.embed import MODEL_NAME, default_embedder, paper_text, text_hash  # noqa: E402
 from paperfeed.search.semantic import VectorIndex, auto_probes  # noqa: E402
@@ -141,43 +139,32 @@ def rss_mb(pid: int) -> float:
 
 
 def serve_and_measure(
-    db: Path, queries: list[str], requests: int, env_extra: dict[str, str]
+    db: Path, queries: list[str], requests: int, settings: dict[str, str], log: Path
 ) -> dict[str, Any]:
-    port = free_port()
-    env = {**os.environ, "PAPERFEED_RATE_LIMITS": "", **env_extra}
-    command = [sys.executable, "-m", "paperfeed", "--database-url", f"sqlite:///{db}", "serve"]
     start = time.perf_counter()
-    server = subprocess.Popen([*command, "--port", str(port), "--log-level", "warning"], env=env)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-            while True:
-                try:
-                    client.get("/healthz").raise_for_status()
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+    with (
+        serving(f"sqlite:///{db}", log, settings) as (base, pid),
+        httpx.Client(base_url=base, timeout=600) as client,
+    ):
 
-            def paths(mode: str) -> list[str]:
-                return [
-                    str(httpx.URL("/api/v1/search", params={"q": q, "mode": mode}))
-                    for q in queries[:requests]
-                ]
+        def paths(mode: str) -> list[str]:
+            return [
+                str(httpx.URL("/api/v1/search", params={"q": q, "mode": mode}))
+                for q in queries[:requests]
+            ]
 
-            timed_gets(client, paths("semantic")[:1])  # loads the vectors (and builds the IVF)
-            ready = time.perf_counter() - start
-            timed_gets(client, paths("hybrid")[:20])
-            result: dict[str, Any] = {
-                "ready_s": ready,
-                "healthz (baseline)": timed_gets(client, ["/healthz"] * requests),
-                "keyword": timed_gets(client, paths("keyword")),
-                "semantic": timed_gets(client, paths("semantic")),
-                "hybrid": timed_gets(client, paths("hybrid")),
-            }
-            result["rss_mb"] = rss_mb(server.pid)
-            return result
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+        timed_gets(client, paths("semantic")[:1])  # loads the vectors (and builds the IVF)
+        ready = time.perf_counter() - start
+        timed_gets(client, paths("hybrid")[:20])
+        result: dict[str, Any] = {
+            "ready_s": ready,
+            "healthz (baseline)": timed_gets(client, ["/healthz"] * requests),
+            "keyword": timed_gets(client, paths("keyword")),
+            "semantic": timed_gets(client, paths("semantic")),
+            "hybrid": timed_gets(client, paths("hybrid")),
+        }
+        result["rss_mb"] = rss_mb(pid)
+        return result
 
 
 def recall(db: Path, questions: list[str], probes: list[int]) -> dict[str, Any]:
@@ -267,7 +254,8 @@ def main() -> None:
             ("approximate (default settings)", {}),
             ("exact (baseline)", {"PAPERFEED_VECTOR_EXACT_MAX": str(10**9)}),
         ):
-            row = serve_and_measure(db, queries, args.requests, extra)
+            log = work / f"server-{len(results)}.log"
+            row = serve_and_measure(db, queries, args.requests, extra, log)
             results[label] = row
             base = row["healthz (baseline)"]["p50_ms"]
             print(f"\n== {label}: ready in {row['ready_s']:.0f} s, RSS {row['rss_mb']:,.0f} MB ==")

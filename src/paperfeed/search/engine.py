@@ -114,12 +114,10 @@ class Searcher:
         self.store = store
         self._embedder = embedder
         self.fusion = fusion or Fusion()
-        if settings is None:
-            self.semantic = SemanticSearch(store, Embedder.name)
-        else:
-            self.semantic = SemanticSearch(
-                store, Embedder.name, settings.vector_exact_max, settings.vector_probes
-            )
+        settings = settings or Settings.from_env({})  # the defaults
+        self.semantic = SemanticSearch(
+            store, Embedder.name, settings.vector_exact_max, settings.vector_probes
+        )
 
     @property
     def embedder(self) -> Embedder:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -169,34 +169,53 @@ class SearchStore:
             every = sa.func.plainto_tsquery("english", " ".join(words))
             any_word = sa.func.replace(sa.cast(every, sa.Text), "&", "|")
             match = _SEARCH_VECTOR.op("@@")(sa.cast(any_word, TSQUERY))
+            query = sa.select(sa.func.count()).select_from(papers).where(match)
         else:
             fts_match = _FTS_NAME.op("MATCH")(" OR ".join(fts_string(w) for w in words))
-            if not filt:  # counted inside the index, no lookup of the rows
+            if filt:
+                rows = sa.select(_FTS.c.rowid).where(fts_match)
+                query = (
+                    sa.select(sa.func.count()).select_from(papers).where(papers.c.doc_id.in_(rows))
+                )
+            else:  # counted inside the index, no lookup of the rows
                 query = sa.select(sa.func.count()).select_from(_FTS).where(fts_match)
-                with self.store.reading() as conn:
-                    return int(conn.execute(query).scalar_one())
-            match = papers.c.doc_id.in_(sa.select(_FTS.c.rowid).where(fts_match))
-        query = sa.select(sa.func.count()).select_from(papers).where(match)
         if filt:
             query = query.where(*self.filter_clauses(filt))
         with self.store.reading() as conn:
             return int(conn.execute(query).scalar_one())
 
     def _fts_frequencies(self, conn: sa.Connection, terms: Sequence[str]) -> dict[str, int]:
-        """How many rows of the FTS5 index match each term (a word or a phrase), kept for
-        DF_TTL seconds like PostgreSQL's document frequencies."""
+        """How many rows of the FTS5 index match each term (a word or a phrase)."""
+
+        def count(missing: list[str]) -> dict[str, int]:
+            return {
+                term: int(
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(_FTS)
+                        .where(_FTS_NAME.op("MATCH")(fts_string(term)))
+                    ).scalar_one()
+                )
+                for term in missing
+            }
+
+        return self._cached_frequencies(terms, count)
+
+    def _cached_frequencies(
+        self, terms: Sequence[str], count: Callable[[list[str]], dict[str, int]]
+    ) -> dict[str, int]:
+        """Document frequencies of ``terms``, counted by ``count`` only for those not seen in
+        the last DF_TTL seconds. Counting a common term reads thousands of rows; the counts
+        move slowly, and a paper or two more does not change a ranking."""
         now = time.monotonic()
         cache = self._df_cache
-        for term in terms:
-            if term not in cache or now - cache[term][1] > DF_TTL:
-                count = conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(_FTS)
-                    .where(_FTS_NAME.op("MATCH")(fts_string(term)))
-                ).scalar_one()
-                if len(cache) > DF_CACHE_SIZE:
-                    cache.clear()
-                cache[term] = (int(count), now)
+        missing = [t for t in dict.fromkeys(terms) if t not in cache or now - cache[t][1] > DF_TTL]
+        if missing:
+            counted = count(missing)
+            if len(cache) > DF_CACHE_SIZE:
+                cache.clear()
+            for term, value in counted.items():
+                cache[term] = (value, now)
         return {term: cache[term][0] for term in terms}
 
     def _fts_rows(self, conn: sa.Connection) -> int:
@@ -271,20 +290,16 @@ class SearchStore:
         return [(row.arxiv_id, float(row.score)) for row in rows]
 
     def _document_frequencies(self, conn: sa.Connection, text: str) -> dict[str, int]:
-        """How many papers hold each lexeme of ``text``. Counting a common lexeme reads
-        thousands of rows, so counts are kept in this process for DF_TTL seconds: they move
-        slowly, and a paper or two more does not change a ranking."""
+        """How many papers hold each lexeme of ``text`` (one query for the uncached ones)."""
         lexemes = list(
             conn.execute(
                 sa.text("SELECT unnest(tsvector_to_array(to_tsvector('english', :text)))"),
                 {"text": text},
             ).scalars()
         )
-        now = time.monotonic()
-        cache = self._df_cache
-        missing = [lx for lx in lexemes if lx not in cache or now - cache[lx][1] > DF_TTL]
-        if missing:
-            counts = conn.execute(
+
+        def count(missing: list[str]) -> dict[str, int]:
+            rows = conn.execute(
                 sa.text(
                     "SELECT t.lexeme, (SELECT count(*) FROM papers WHERE search_vector"
                     " @@ CAST(quote_literal(t.lexeme) AS tsquery))"
@@ -292,11 +307,9 @@ class SearchStore:
                 ),
                 {"lexemes": missing},
             ).all()
-            if len(cache) > DF_CACHE_SIZE:
-                cache.clear()
-            for lexeme, count in counts:
-                cache[lexeme] = (int(count), now)
-        return {lx: cache[lx][0] for lx in lexemes}
+            return {lexeme: int(n) for lexeme, n in rows}
+
+        return self._cached_frequencies(lexemes, count)
 
     def _corpus_stats(self, conn: sa.Connection) -> tuple[int, float]:
         """Number of papers, and their mean number of distinct lexemes (recomputed when the
