@@ -6,11 +6,13 @@ rights) or, by default, a server this session starts on loopback from `embedded-
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +31,12 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgresql"]
 _db_names = itertools.count()
+
+# The tantivy keyword indexes of the test databases (each in a folder named by its
+# database's key), out of the checkout; the servers the tests start inherit this.
+_SEARCH_INDEXES = tempfile.mkdtemp(prefix="paperfeed-test-search-")
+os.environ.setdefault("PAPERFEED_SEARCH_INDEX_DIR", _SEARCH_INDEXES)
+atexit.register(shutil.rmtree, _SEARCH_INDEXES, ignore_errors=True)
 
 
 def shared_data(relative: str) -> Path:

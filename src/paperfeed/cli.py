@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -128,6 +130,9 @@ def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> N
     from paperfeed.web import create_app
 
     app = create_app(ctx.settings, ctx.store())
+    # The keyword index, the vectors and the model are made ready while the site already
+    # answers (searches rank with the database until the keyword index is built).
+    threading.Thread(target=_warm_up, args=(app.state.searcher,), daemon=True).start()
     uvicorn.run(
         app,
         host=host or ctx.settings.host,
@@ -136,6 +141,13 @@ def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> N
         proxy_headers=True,
         forwarded_allow_ips=ctx.settings.trusted_proxies,
     )
+
+
+def _warm_up(searcher: Any) -> None:
+    try:
+        searcher.warm_up()
+    except Exception:  # the site works without it: the first searches build what they need
+        logging.getLogger("paperfeed").exception("warming up search failed")
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -643,13 +655,17 @@ def ingest_hf_daily(ctx: Context, day: Any, since: Any, until: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Count what needs embedding, embed nothing.")
 @pass_context
 def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -> None:
-    """Embed new and changed papers for semantic search (incremental, resumable).
+    """Embed new and changed papers for semantic search, and bring the keyword index up
+    to date (both incremental and resumable).
 
     Only papers without a vector, or whose title or abstract changed since, are embedded;
-    each batch is committed, so an interrupted run continues where it stopped.
+    each batch is committed, so an interrupted run continues where it stopped. The keyword
+    index (PAPERFEED_KEYWORD_ENGINE=tantivy) is a copy of the papers that searches also
+    keep in step by themselves; building it here spares the first searches the wait.
     """
     from paperfeed.search.embed import default_embedder
     from paperfeed.search.indexer import index_papers
+    from paperfeed.search.keyword import KeywordIndex, default_directory
 
     store = ctx.store()
     if dry_run:
@@ -663,7 +679,20 @@ def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -
                 store, default_embedder(), batch_size=batch_size, limit=limit, progress=progress
             )
         log.append(summary.line())
-    click.echo(f"index: {summary.line()}")
+        click.echo(f"index: {summary.line()}")
+        settings = ctx.settings
+        if settings.keyword_engine == "tantivy":
+            directory = default_directory(store, settings.data_dir, settings.search_index_dir)
+            keyword = KeywordIndex(store, directory)
+            with _progress_bar("keyword index", log_every=10_000) as progress:
+                written = keyword.sync(progress=progress)
+            stats = keyword.stats()
+            line = (
+                f"keyword index: {written:,} papers written, {stats['papers']:,} in all, "
+                f"{stats['bytes'] / 1e6:.1f} MB in {stats['directory'] or 'memory'}"
+            )
+            log.append(line)
+            click.echo(line)
 
 
 @cli.command("search")
@@ -756,7 +785,8 @@ def eval_beir(
         click.echo(json.dumps(result, indent=2))
         return
     size = f"{result['queries']} queries, {result['documents']:,} documents"
-    click.echo(f"{path.name} ({split}, {size}, {result['backend']})")
+    engine = result["keyword_engine"]
+    click.echo(f"{path.name} ({split}, {size}, {result['backend']}, keyword ranking: {engine})")
     click.echo(f"{'ranker':<10} {'nDCG@10':>8} {'R@100':>8} {'p50 ms':>8}")
     for mode, figures in result["rankers"].items():
         click.echo(

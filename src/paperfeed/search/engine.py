@@ -22,6 +22,7 @@ from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 from .embed import Embedder, default_embedder
+from .keyword import KeywordIndex, default_directory
 from .query import STOP_WORDS, Query, QuerySyntaxError, parse_query
 from .semantic import Ranking, SemanticSearch
 
@@ -114,19 +115,51 @@ class Searcher:
         self.store = store
         self._embedder = embedder
         self.fusion = fusion or Fusion()
-        settings = settings or Settings.from_env({})  # the defaults
+        settings = settings or Settings.from_env()
         self.semantic = SemanticSearch(
             store, Embedder.name, settings.vector_exact_max, settings.vector_probes
         )
+        self.keyword_index: KeywordIndex | None = None
+        if settings.keyword_engine == "tantivy":
+            directory = default_directory(store, settings.data_dir, settings.search_index_dir)
+            self.keyword_index = KeywordIndex(store, directory)
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder()
 
+    def warm_up(self) -> None:
+        """Build what the first searches would otherwise wait for: the keyword index (all
+        of it the first time; meanwhile the database ranks), the in-process vectors and the
+        embedding model. ``paperfeed serve`` runs this in a thread at start."""
+        if self.keyword_index is not None:
+            self.keyword_index.sync()
+        if self.semantic.index is not None:
+            self.semantic.index.refresh()
+        if self.semantic.index is None or len(self.semantic.index):
+            self.embedder.embed_query("warm up")
+
+    def status(self) -> dict[str, str]:
+        """What ``/healthz`` tells about search: which engine ranks keywords right now."""
+        if self.keyword_index is None:
+            return {"keyword": "database"}
+        ready = self.keyword_index.ready
+        return {"keyword": "tantivy" if ready else "database (the tantivy index is being built)"}
+
     # -- rankers --------------------------------------------------------------------------
 
     def rank_keyword(self, query: Query, limit: int) -> Ranking:
-        return self.store.search.keyword(_keyword_words(query), query.filter(), limit)
+        return self._keyword(query, limit)[0]
+
+    def _keyword(self, query: Query, limit: int) -> tuple[Ranking, int | None]:
+        """The keyword ranking, and how many papers match when the engine tells (tantivy
+        does; the database's ranking is used until its copy is built)."""
+        words, filt = _keyword_words(query), query.filter()
+        if self.keyword_index is not None:
+            found = self.keyword_index.search(words, filt, limit)
+            if found is not None:
+                return found
+        return self.store.search.keyword(words, filt, limit), None
 
     def rank_semantic(self, query: Query, limit: int) -> Ranking:
         if not query.text:
@@ -186,10 +219,11 @@ class Searcher:
         if mode == "keyword" and query.sort not in ("date", "upvotes"):
             # BM25 finds the best k papers faster the smaller k is: rank down to this page
             # and count the rest.
-            ranking = self.rank(query, mode, min(offset + page_size, MAX_RESULTS))
+            ranking, count = self._keyword(query, min(offset + page_size, MAX_RESULTS))
             total = len(ranking)
             if total == offset + page_size:
-                count = self.store.search.keyword_count(_keyword_words(query), query.filter())
+                if count is None:
+                    count = self.store.search.keyword_count(_keyword_words(query), query.filter())
                 total = min(max(count, total), MAX_RESULTS)
             return self._page(query, mode, ranking, total, page, page_size)
         ranking = self.rank(query, mode, MAX_RESULTS)

@@ -205,8 +205,10 @@ def prepare_store(
 
 def report(searcher: Searcher, data: BeirSet, tuning: BeirSet | None) -> dict[str, Any]:
     """The figures ``paperfeed eval`` prints."""
+    searcher.warm_up()  # the keyword index built, not the database ranking meanwhile
     result: dict[str, Any] = {
         "backend": searcher.store.backend,
+        "keyword_engine": searcher.status()["keyword"],
         "documents": len(data.corpus),
         "queries": len(data.judged_queries),
         "fusion": asdict(searcher.fusion),

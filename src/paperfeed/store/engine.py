@@ -7,6 +7,9 @@ on a lock upgrade. PostgreSQL: psycopg 3 with a connection pool.
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,24 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     return sa.create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _authors_match(pattern: str | None, authors: str | None) -> bool:
+    """Whether regex ``pattern`` (any case) finds a match in the names of the JSON list
+    ``authors`` (decoded: SQLite keeps ``ü`` as ``\\u00fc`` in JSON text)."""
+    if pattern is None or authors is None:
+        return False
+    try:
+        names = json.loads(authors)
+    except ValueError:
+        return False
+    text = "; ".join(str(name) for name in names) if isinstance(names, list) else str(names)
+    return bool(_compiled(pattern).search(text))
+
+
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +80,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # The author filter's whole-word match (PostgreSQL has `~*` on the JSON text).
+        dbapi_connection.create_function("authors_match", 2, _authors_match, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

@@ -106,6 +106,7 @@ papers = sa.Table(
     sa.Column("hidden_at", sa.DateTime, nullable=True, comment="hidden by a moderator"),
     sa.Index("ix_papers_published", "published"),
     sa.Index("ix_papers_source", "source"),
+    sa.Index("ix_papers_modified_at", "modified_at"),
     sa.Index("ix_papers_doc_id", "doc_id", unique=True),
 )
 

@@ -11,6 +11,7 @@ document length cached per process.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -74,13 +75,26 @@ class SearchStore:
         match = sa.select(_FTS.c.rowid).where(_FTS_NAME.op("MATCH")(fts_string(text)))
         return papers.c.doc_id.in_(match)
 
+    def _author_matches(self, name: str) -> Any:
+        """Papers with an author whose name holds ``name`` as whole words, in any case
+        (``parisi`` finds Giorgio Parisi, not Christopher Parisien): what the keyword
+        index's author field matches, so hybrid search's two rankers filter alike."""
+        words = re.findall(r"\w+", name)
+        if not words:
+            return sa.false()
+        if self.postgres:  # \m and \M: start and end of a word in PostgreSQL's regexes
+            pattern = r"\m" + '[^[:alnum:]_";]+'.join(words) + r"\M"
+            return sa.cast(papers.c.authors, sa.Text).op("~*")(pattern)
+        pattern = r"\b" + r'[^\w";]+'.join(re.escape(w) for w in words) + r"\b"
+        matches: Any = sa.func.authors_match(pattern, papers.c.authors, type_=sa.Boolean)
+        return matches
+
     def filter_clauses(self, filt: SearchFilter) -> list[Any]:
         """SQL conditions on ``papers`` for ``filt``."""
         clauses: list[Any] = [self._contains_text(p) for p in filt.phrases]
         clauses += [sa.not_(self._contains_text(e)) for e in filt.excluded]
         for name in filt.authors:
-            authors = sa.func.lower(sa.cast(papers.c.authors, sa.Text))
-            clauses.append(authors.contains(name.lower(), autoescape=True))
+            clauses.append(self._author_matches(name))
         if filt.categories:
             categories = sa.func.lower(sa.cast(papers.c.categories, sa.Text))
             options = []

@@ -272,7 +272,7 @@ def choose_theme(request: Request, theme: str = Form("system"), next: str = Form
 @router.get("/healthz", include_in_schema=False)
 def health(request: Request) -> Response:
     _store(request).check()
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "search": request.app.state.searcher.status()})
 
 
 # -- JSON twins under /api/v1 -------------------------------------------------------------
