@@ -135,12 +135,21 @@ def serving(
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"{base}/healthz", timeout=5).raise_for_status()
+                health = httpx.get(f"{base}/healthz", timeout=5)
+                health.raise_for_status()
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"the server did not start:\n{log_path.read_text()}")
                 time.sleep(0.1)
+        # Measure the steady state: the keyword index built (at start, in the background;
+        # the database ranks meanwhile), not the first minutes of a new server.
+        deadline = time.monotonic() + 3600
+        while "being built" in health.json().get("search", {}).get("keyword", ""):
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the keyword index was not built:\n{log_path.read_text()}")
+            time.sleep(1)
+            health = httpx.get(f"{base}/healthz", timeout=30)
         yield base, server.pid
     finally:
         server.terminate()

@@ -127,3 +127,35 @@ def test_default_probes_grow_with_the_index() -> None:
     query = clustered(1, seed=6)[0]
     rows, _ = ivf.search(reordered, query, 10, auto_probes(ivf.cells))
     assert len(rows) > 5000 * 0.3  # 4 x sqrt(70) = 33 of 70 cells read
+
+
+@ON_SQLITE
+def test_a_changed_approximate_index_is_rebuilt_off_the_request_path(
+    sqlite_demo: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New vectors above the size limit: the searches go on with the current inverted
+    file while a thread builds the next one, which then answers."""
+    import threading
+
+    from paperfeed.search import semantic
+
+    index = VectorIndex(sqlite_demo, MODEL_NAME, check_every=0.0, exact_max=500, probes=8)
+    before = len(index)
+    ids, stored = sqlite_demo.search.all_embeddings(MODEL_NAME)
+    release = threading.Event()
+    build = semantic.InvertedFile.__init__
+
+    def slow_build(self: InvertedFile, *args: object, **kwargs: object) -> None:
+        release.wait(30)
+        build(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(semantic.InvertedFile, "__init__", slow_build)
+    with sqlite_demo.writing() as conn:  # one paper loses its vector, as if re-embedding
+        conn.exec_driver_sql("DELETE FROM paper_embeddings WHERE paper_id = ?", (ids[3],))
+    sqlite_demo.search.save_embeddings(MODEL_NAME, [(ids[3], "changed", stored[3])])
+    assert [p for p, _ in index.search(stored[5], 3)][0] == ids[5]  # answered meanwhile
+    assert len(index) == before and index._rebuild is not None and index._rebuild.is_alive()
+    release.set()
+    index._rebuild.join(30)
+    assert index._version == sqlite_demo.search.embeddings_version()
+    assert [p for p, _ in index.search(stored[3], 1)] == [ids[3]]
