@@ -56,6 +56,7 @@ bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints rati
 	$(BIN)/python tests/bench/bench_digest.py
 	$(BIN)/python tests/bench/bench_api.py
 	$(BIN)/python tests/bench/bench_scale.py
+	$(BIN)/python tests/bench/bench_topics.py
 
 demo:  ## rebuild the bundled demo data set from ../shared/data
 	$(BIN)/python tools/build_demo.py

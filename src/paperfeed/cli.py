@@ -1200,6 +1200,75 @@ def export_bibtex(
     click.echo(f"wrote {len(papers)} entries to {output}", err=True)
 
 
+@cli.command("topics")
+@click.option(
+    "--period",
+    "kind",
+    type=click.Choice(["day", "week", "month", "all"]),
+    default="week",
+    show_default=True,
+    help="The papers of a day, a week or a month of the feed, or all papers.",
+)
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="A day of the period.")
+@click.option("--k", type=click.IntRange(1, 64), help="This many topics (default: by silhouette).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def topics_cmd(ctx: Context, kind: str, day: Any, k: int | None, as_json: bool) -> None:
+    """Group papers into topics: k-medoids (FasterPAM) on their embeddings, each topic
+    labelled by its distinctive terms and its medoid paper. The latest period by default;
+    papers without embeddings (run `paperfeed index`) are left out."""
+    from paperfeed.personal.topics import TopicIndex
+    from paperfeed.rank.feeds import latest_period, period_of
+    from paperfeed.search.embed import MODEL_NAME
+
+    store = ctx.store()
+    with _friendly_errors():
+        period = None
+        if kind != "all":
+            period = period_of(kind, day.date()) if day else latest_period(store, kind)
+            if period is None:
+                raise click.ClickException("no papers on the feed yet: import some first")
+        found = TopicIndex(store, MODEL_NAME).topics(period, k)
+        medoids = store.search.papers(t.medoid for t in found.topics)
+    what = period.label if period else "all papers"
+    if as_json:
+        topics = [
+            {
+                "number": t.number,
+                "terms": t.terms,
+                "size": t.size,
+                "medoid": {"id": t.medoid, "title": medoids[t.medoid].title}
+                if t.medoid in medoids
+                else {"id": t.medoid},
+                "members": t.members,
+            }
+            for t in found.topics
+        ]
+        summary = {
+            "period": what,
+            "papers": found.papers,
+            "k_by": found.k_by,
+            "silhouette": found.silhouette,
+            "silhouettes": found.silhouettes,
+            "sample": found.sample,
+            "seconds": found.seconds,
+            "topics": topics,
+        }
+        click.echo(json.dumps(summary, indent=2))
+        return
+    how = {"silhouette": "chosen by silhouette", "setting": "as asked", "size": "too few papers"}
+    score = f", silhouette {found.silhouette:.3f}" if found.silhouette is not None else ""
+    click.echo(
+        f"{what}: {found.papers:,} papers, {len(found.topics)} topic"
+        f"{'' if len(found.topics) == 1 else 's'} ({how[found.k_by]}"
+        f"{score}; medoids among {found.sample:,} papers) in {found.seconds:.1f} s"
+    )
+    for t in found.topics:
+        click.echo(f"{t.number:>3}. {t.label} ({t.size:,} papers)")
+        title = medoids[t.medoid].title if t.medoid in medoids else ""
+        click.echo(f"     medoid {t.medoid}  {title}")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_context

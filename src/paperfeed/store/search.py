@@ -15,7 +15,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from paperfeed.models import Paper, SearchFilter
 
-from .schema import Embedding, paper_embeddings, papers
+from .schema import Embedding, feed_entries, paper_embeddings, papers
 
 if TYPE_CHECKING:
     from .store import Store
@@ -46,6 +47,16 @@ _SEARCH_VECTOR: sa.ColumnClause[Any] = sa.literal_column("papers.search_vector")
 def fts_string(text: str) -> str:
     """``text`` as one FTS5 string (a phrase of its tokens), quotes doubled."""
     return '"' + text.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class EmbeddedPapers:
+    """Papers with their texts and vectors, in arXiv id order (the same input on both
+    backends and on every run, for what clusters them)."""
+
+    ids: list[str]
+    texts: list[str]  # title and abstract
+    matrix: np.ndarray  # float32, one row per id
 
 
 def _published() -> Any:
@@ -467,6 +478,35 @@ class SearchStore:
         if not chunks:
             return [], np.zeros((0, 0), dtype=np.float32)
         return ids, np.vstack(chunks).astype(np.float32, copy=False)
+
+    def embedded_papers(
+        self, model: str, start: date | None = None, end: date | None = None
+    ) -> EmbeddedPapers:
+        """The visible papers featured between ``start`` and ``end`` (inclusive), or every
+        visible paper without them, that have a vector by ``model`` (papers not embedded
+        yet are left out), in arXiv id order: what topic clustering reads. One query."""
+        e = paper_embeddings
+        query = (
+            sa.select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, e.c.vector)
+            .join(e, e.c.paper_id == papers.c.arxiv_id)
+            .where(e.c.model == model, papers.c.hidden_at.is_(None))
+            .order_by(papers.c.arxiv_id)
+        )
+        if start is not None and end is not None:
+            featured = sa.select(feed_entries.c.paper_id).where(
+                feed_entries.c.day.between(start, end)
+            )
+            query = query.where(papers.c.arxiv_id.in_(featured))
+        ids: list[str] = []
+        texts: list[str] = []
+        vectors: list[np.ndarray] = []
+        with self.store.reading() as conn:
+            for row in conn.execute(query):
+                ids.append(row.arxiv_id)
+                texts.append(f"{row.title}\n{row.abstract}")
+                vectors.append(row.vector)
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), np.float32)
+        return EmbeddedPapers(ids, texts, matrix)
 
     def embedding_of(self, arxiv_id: str) -> np.ndarray | None:
         e = paper_embeddings

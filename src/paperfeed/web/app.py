@@ -22,7 +22,7 @@ from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import community, digest, hfcompat, present, routes, syndication
+from . import community, digest, hfcompat, present, routes, syndication, topics
 from .assets import Assets, HashedStaticFiles
 from .auth import browser_middleware, csrf_guard, template_context
 from .responses import ERROR_RESPONSES, PageError, error_response
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(syndication.router)  # before routes: /papers/{id}.bib
     app.include_router(hfcompat.router)  # before routes: its /papers/{id}.md
     app.include_router(routes.router)
+    app.include_router(topics.router)
     app.middleware("http")(browser_middleware)
     # Outermost: brotli when the browser takes it, else gzip; small answers as they are.
     app.add_middleware(BrotliMiddleware, quality=5, minimum_size=500, gzip_fallback=True)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.models import InvalidArxivId, split_arxiv_id
+from paperfeed.personal.topics import topic_feed_page
 from paperfeed.rank.feeds import (
     Period,
     PeriodError,
@@ -25,6 +26,7 @@ from .auth import THEME_COOKIE, THEMES, current_user, safe_next, set_cookie
 from .responses import PAGE, SEE_OTHER, PageError, redirect, render, wants_json, whole_number
 from .responses import app_settings as _settings
 from .responses import app_store as _store
+from .topics import chosen_topic, topic_feed_url
 
 router = APIRouter()
 RELATED = 5  # related papers on a paper page
@@ -41,7 +43,12 @@ def _page_number(raw: str | None) -> int:
 
 
 def _feed_data(
-    request: Request, kind: str, label: str | None, page: str | None, sort: str | None = None
+    request: Request,
+    kind: str,
+    label: str | None,
+    page: str | None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> dict[str, Any]:
     store, settings = _store(request), _settings(request)
     try:
@@ -63,7 +70,19 @@ def _feed_data(
     number = _page_number(page)
     now = request.app.state.clock()
     why: dict[str, Any] = {}
-    if order == "top":
+    chosen = chosen_topic(request, period, topic) if topic is not None else None
+    if chosen is not None:
+        result, why = topic_feed_page(
+            store,
+            period,
+            set(chosen.members),
+            order,
+            now=feed_now(now, store.latest_day()),
+            trending=Trending(settings.trending_gravity),
+            page=number,
+            page_size=settings.page_size,
+        )
+    elif order == "top":
         result = feed_page(store, period, page=number, page_size=settings.page_size)
     else:
         latest = store.latest_day()
@@ -78,6 +97,9 @@ def _feed_data(
         )
     data = present.feed_json(result, settings.abstract_preview_chars)
     data["sort"] = order
+    if chosen is not None:
+        data["topic"] = {"number": chosen.number, "label": chosen.label}
+        data["topic_url"] = topic_feed_url(period, chosen.number)
     for card in data["papers"]:
         if card["id"] in why:
             card["trending"] = why[card["id"]]
@@ -175,9 +197,13 @@ def _search_data(
 
 @router.get("/", summary="Daily feed: the latest day, or ?date=YYYY-MM-DD", responses=PAGE)
 def daily(
-    request: Request, date: str | None = None, page: str | None = None, sort: str | None = None
+    request: Request,
+    date: str | None = None,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return render(request, "feed.html", _feed_data(request, "day", date, page, sort))
+    return render(request, "feed.html", _feed_data(request, "day", date, page, sort, topic))
 
 
 @router.get("/week", summary="The latest week", **redirect(307, "The latest week's page"))
@@ -200,16 +226,24 @@ def _redirect_to_latest(request: Request, kind: str, sort: str | None) -> Respon
 
 @router.get("/week/{label}", summary="Papers of an ISO week, e.g. 2025-W50", responses=PAGE)
 def weekly(
-    request: Request, label: str, page: str | None = None, sort: str | None = None
+    request: Request,
+    label: str,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return render(request, "feed.html", _feed_data(request, "week", label, page, sort))
+    return render(request, "feed.html", _feed_data(request, "week", label, page, sort, topic))
 
 
 @router.get("/month/{label}", summary="Papers of a month, e.g. 2025-12", responses=PAGE)
 def monthly(
-    request: Request, label: str, page: str | None = None, sort: str | None = None
+    request: Request,
+    label: str,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return render(request, "feed.html", _feed_data(request, "month", label, page, sort))
+    return render(request, "feed.html", _feed_data(request, "month", label, page, sort, topic))
 
 
 @router.get(
@@ -280,23 +314,35 @@ def health(request: Request) -> Response:
 
 @router.get("/api/v1/feed", summary="Daily feed as JSON (latest day, or ?date=)")
 def api_daily(
-    request: Request, date: str | None = None, page: str | None = None, sort: str | None = None
+    request: Request,
+    date: str | None = None,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return JSONResponse(_feed_data(request, "day", date, page, sort))
+    return JSONResponse(_feed_data(request, "day", date, page, sort, topic))
 
 
 @router.get("/api/v1/week/{label}", summary="Weekly feed as JSON")
 def api_weekly(
-    request: Request, label: str, page: str | None = None, sort: str | None = None
+    request: Request,
+    label: str,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return JSONResponse(_feed_data(request, "week", label, page, sort))
+    return JSONResponse(_feed_data(request, "week", label, page, sort, topic))
 
 
 @router.get("/api/v1/month/{label}", summary="Monthly feed as JSON")
 def api_monthly(
-    request: Request, label: str, page: str | None = None, sort: str | None = None
+    request: Request,
+    label: str,
+    page: str | None = None,
+    sort: str | None = None,
+    topic: str | None = None,
 ) -> Response:
-    return JSONResponse(_feed_data(request, "month", label, page, sort))
+    return JSONResponse(_feed_data(request, "month", label, page, sort, topic))
 
 
 @router.get("/api/v1/search", summary="Search results as JSON (same parameters as /search)")

@@ -1,0 +1,1 @@
+"""Views of the corpus beyond the feeds: topics of a period (and recommendations)."""
