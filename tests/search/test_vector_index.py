@@ -153,7 +153,7 @@ def test_a_changed_approximate_index_is_rebuilt_off_the_request_path(
     with sqlite_demo.writing() as conn:  # one paper loses its vector, as if re-embedding
         conn.exec_driver_sql("DELETE FROM paper_embeddings WHERE paper_id = ?", (ids[3],))
     sqlite_demo.search.save_embeddings(MODEL_NAME, [(ids[3], "changed", stored[3])])
-    assert [p for p, _ in index.search(stored[5], 3)][0] == ids[5]  # answered meanwhile
+    assert index.search(stored[5], 3)[0][0] == ids[5]  # answered meanwhile
     assert len(index) == before and index._rebuild is not None and index._rebuild.is_alive()
     release.set()
     index._rebuild.join(30)
