@@ -32,18 +32,15 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from html import escape
 
 import kmedoids
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from paperfeed.models import FeedItem, FeedPage
-from paperfeed.rank.feeds import Period, period_of
-from paperfeed.rank.trending import Trending, age_hours
+from paperfeed.rank.feeds import Period
 from paperfeed.store import Store
 
 SEED = 0
@@ -448,56 +445,3 @@ class TopicIndex:
 
 
 # -- a feed of one topic ------------------------------------------------------------------
-
-
-def topic_feed_page(
-    store: Store,
-    period: Period,
-    members: Collection[str],
-    order: str,
-    *,
-    now: datetime,
-    trending: Trending,
-    page: int = 1,
-    page_size: int = 30,
-) -> tuple[FeedPage, dict[str, dict[str, float | str]]]:
-    """A page of ``period``'s feed keeping only ``members`` (a topic's papers), in the
-    order ``order`` ("top", "trending" or "new", as the feed orders them), with the
-    trending explanation of each card (empty for the other orders). Three queries."""
-    rows = [r for r in store.feed_rows(period.start, period.end) if r.arxiv_id in members]
-    sort_keys = {
-        "top": lambda r: (r.upvotes, r.shown, r.arxiv_id),
-        "new": lambda r: (r.shown, r.arxiv_id),
-        "trending": lambda r: (trending.score(r.upvotes, age_hours(r.day, now)), r.upvotes),
-    }
-    rows.sort(key=sort_keys[order], reverse=True)
-    page = max(page, 1)
-    shown = rows[(page - 1) * page_size : page * page_size]
-    found = store.search.papers(r.arxiv_id for r in shown)
-    items = [
-        FeedItem(found[r.arxiv_id], r.day, r.submitted_by) for r in shown if r.arxiv_id in found
-    ]
-    why: dict[str, dict[str, float | str]] = {}
-    if order == "trending":
-        for r in shown:
-            hours = age_hours(r.day, now)
-            why[r.arxiv_id] = {
-                "votes": r.upvotes,
-                "age_hours": round(hours, 1),
-                "score": round(trending.score(r.upvotes, hours), 6),
-                "explanation": trending.explain(r.upvotes, hours),
-            }
-    before, after = store.neighbour_days(period.start, period.end)
-    feed = FeedPage(
-        kind=period.kind,
-        label=period.label,
-        start=period.start,
-        end=period.end,
-        items=items,
-        total=len(rows),
-        page=page,
-        page_size=page_size,
-        previous=period_of(period.kind, before).label if before else None,
-        next=period_of(period.kind, after).label if after else None,
-    )
-    return feed, why

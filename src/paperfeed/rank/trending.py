@@ -14,6 +14,7 @@ paper from dividing by almost nothing. Every trending card says how its score ca
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -76,13 +77,20 @@ def ordered_page(
     trending: Trending,
     page: int = 1,
     page_size: int = 30,
+    only: Collection[str] | None = None,
 ) -> tuple[FeedPage, dict[str, dict[str, float | str]]]:
-    """A page of ``period`` in the "trending" or "new" order (two queries), with the
-    trending explanation of each card (empty for "new")."""
+    """A page of ``period`` in the "trending", "new" or "top" order (two queries; the
+    feed's own "top" page is one SQL query, :meth:`Store.feed`), keeping only the papers in
+    ``only`` when given (a topic's), with the trending explanation of each card (empty for
+    the other orders)."""
     rows = store.feed_rows(period.start, period.end)
+    if only is not None:
+        rows = [r for r in rows if r.arxiv_id in only]
     if order == "trending":
         scored = {r.arxiv_id: trending.score(r.upvotes, age_hours(r.day, now)) for r in rows}
         rows.sort(key=lambda r: (scored[r.arxiv_id], r.upvotes, r.arxiv_id), reverse=True)
+    elif order == "top":
+        rows.sort(key=lambda r: (r.upvotes, r.shown, r.arxiv_id), reverse=True)
     else:
         rows.sort(key=lambda r: (r.shown, r.arxiv_id), reverse=True)
     start = (max(page, 1) - 1) * page_size

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.models import InvalidArxivId, split_arxiv_id
-from paperfeed.personal.topics import topic_feed_page
 from paperfeed.rank.feeds import (
     Period,
     PeriodError,
@@ -71,29 +70,18 @@ def _feed_data(
     now = request.app.state.clock()
     why: dict[str, Any] = {}
     chosen = chosen_topic(request, period, topic) if topic is not None else None
-    if chosen is not None:
-        result, why = topic_feed_page(
+    if order == "top" and chosen is None:
+        result = feed_page(store, period, page=number, page_size=settings.page_size)
+    else:
+        result, why = ordered_page(
             store,
             period,
-            set(chosen.members),
             order,
             now=feed_now(now, store.latest_day()),
             trending=Trending(settings.trending_gravity),
             page=number,
             page_size=settings.page_size,
-        )
-    elif order == "top":
-        result = feed_page(store, period, page=number, page_size=settings.page_size)
-    else:
-        latest = store.latest_day()
-        result, why = ordered_page(
-            store,
-            period,
-            order,
-            now=feed_now(now, latest),
-            trending=Trending(settings.trending_gravity),
-            page=number,
-            page_size=settings.page_size,
+            only=set(chosen.members) if chosen is not None else None,
         )
     data = present.feed_json(result, settings.abstract_preview_chars)
     data["sort"] = order
