@@ -186,3 +186,19 @@ def test_where_the_copy_lives(store: Store, tmp_path: Path) -> None:
         assert directory == default_directory(store, tmp_path / "data")
     configured = default_directory(store, tmp_path / "data", str(tmp_path / "elsewhere"))
     assert configured is not None and configured.parent == tmp_path / "elsewhere"
+
+
+def test_damaged_index_files_are_rebuilt(store: Store, tmp_path: Path) -> None:
+    store.write_batch(papers(4))
+    KeywordIndex(store, tmp_path / "k").sync()
+    (tmp_path / "k" / "meta.json").write_text("garbage")  # tantivy's own file
+    assert len(found(KeywordIndex(store, tmp_path / "k"), ["grokking"]) or []) == 4
+    # An index of another schema under a meta file that claims to be current.
+    KeywordIndex(store, tmp_path / "k2")._open()
+    for path in (tmp_path / "k2").iterdir():
+        if path.name != META:
+            path.unlink()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("other")
+    tantivy.Index(builder.build(), path=str(tmp_path / "k2"))
+    assert len(found(KeywordIndex(store, tmp_path / "k2"), ["grokking"]) or []) == 4

@@ -184,14 +184,22 @@ class KeywordIndex:
             index = tantivy.Index(schema)
             self._meta = {"format": FORMAT, "database": key, "synced_to": None, "complete": False}
         else:
+            fresh = {"format": FORMAT, "database": key, "synced_to": None, "complete": False}
             meta = self._read_meta()
             if meta.get("format") != FORMAT or meta.get("database") != key:
                 # Another format, or the copy of another database: start again.
+                meta = fresh
                 if self.directory.exists():
                     shutil.rmtree(self.directory)
-                meta = {"format": FORMAT, "database": key, "synced_to": None, "complete": False}
             self.directory.mkdir(parents=True, exist_ok=True)
-            index = tantivy.Index(schema, path=str(self.directory))
+            try:
+                index = tantivy.Index(schema, path=str(self.directory))
+            except ValueError as exc:  # damaged files, or another schema: it is only a copy
+                log.warning("keyword index in %s unusable (%s): rebuilding it", self.directory, exc)
+                shutil.rmtree(self.directory)
+                self.directory.mkdir(parents=True)
+                meta = fresh
+                index = tantivy.Index(schema, path=str(self.directory))
             self._meta = meta
             self._write_meta()
         index.register_tokenizer(ENGLISH, _english())
