@@ -27,7 +27,7 @@ def ranker(store: Store, engine: str, directory: Path) -> Ranker:
     """``store``'s keyword ranking by ``engine``, as (arxiv id, score) best first."""
     if engine == "database":
         return store.search.keyword
-    index = KeywordIndex(store, directory)
+    index = KeywordIndex(store, directory, check_every=0.0)
 
     def rank(words: Sequence[str], filt: SearchFilter, limit: int) -> list[tuple[str, float]]:
         found = index.search(words, filt, limit)

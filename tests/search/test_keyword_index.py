@@ -47,7 +47,7 @@ def found(index: KeywordIndex, words: list[str], limit: int = 100) -> list[str] 
 
 def test_built_then_kept_in_step(store: Store, tmp_path: Path) -> None:
     store.write_batch(papers(30))
-    index = KeywordIndex(store, tmp_path / "k")
+    index = KeywordIndex(store, tmp_path / "k", check_every=0.0)
     assert len(found(index, ["grokking"]) or []) == 30
     store.write_batch(papers(5, word="memorisation", start=100))
     assert len(found(index, ["memorisation"]) or []) == 5  # the next search brings them in
@@ -100,7 +100,7 @@ def test_the_copy_of_another_database_or_format_is_rebuilt(
 
 def test_another_process_writing_is_not_waited_for(store: Store, tmp_path: Path) -> None:
     store.write_batch(papers(3))
-    index = KeywordIndex(store, tmp_path / "k")
+    index = KeywordIndex(store, tmp_path / "k", check_every=0.0)
     assert len(found(index, ["grokking"]) or []) == 3
     # Another process holds the writer lock of the same folder (here: another handle).
     other = tantivy.Index(keyword_module._schema(), path=str(tmp_path / "k"))
@@ -202,3 +202,14 @@ def test_damaged_index_files_are_rebuilt(store: Store, tmp_path: Path) -> None:
     builder.add_text_field("other")
     tantivy.Index(builder.build(), path=str(tmp_path / "k2"))
     assert len(found(KeywordIndex(store, tmp_path / "k2"), ["grokking"]) or []) == 4
+
+
+def test_the_database_is_looked_at_once_a_second_at_most(store: Store, tmp_path: Path) -> None:
+    """A look for changes costs a query; searches in between use the copy as it is."""
+    store.write_batch(papers(2))
+    index = KeywordIndex(store, tmp_path / "k", check_every=3600.0)
+    assert len(found(index, ["grokking"]) or []) == 2
+    store.write_batch(papers(1, word="memorisation", start=9))
+    assert found(index, ["memorisation"]) == []  # not looked yet
+    index.check_every = 0.0
+    assert found(index, ["memorisation"]) == ["2501.00009"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -57,6 +58,7 @@ META = "paperfeed-index.json"
 BATCH = 10_000  # papers per commit while building: an interrupted build resumes from there
 INLINE_MAX = 5_000  # papers a query syncs itself; more go to a background thread
 OVERLAP = timedelta(seconds=5)  # re-read window: a write may commit after a later one
+CHECK_EVERY = 1.0  # seconds between two looks for changes (a look costs about 1 ms)
 RECHECK_SECONDS = 60.0  # how often the paper count is compared (papers are never deleted)
 WRITER_HEAP = 64_000_000
 _EPOCH = date(1970, 1, 1)
@@ -161,9 +163,13 @@ def _database_key(store: Store) -> str:
 class KeywordIndex:
     """A tantivy copy of one store's papers, kept in step, searched with BM25."""
 
-    def __init__(self, store: Store, directory: Path | None) -> None:
+    def __init__(
+        self, store: Store, directory: Path | None, check_every: float = CHECK_EVERY
+    ) -> None:
         self.store = store
         self.directory = directory
+        self.check_every = check_every
+        self._looked = -math.inf  # monotonic time of the last look at the database
         self._lock = threading.Lock()  # one writer in this process at a time
         self._index: tantivy.Index | None = None
         self._meta: dict[str, Any] = {}
@@ -254,8 +260,11 @@ class KeywordIndex:
         """Bring the copy up to date if that is quick; ``False`` while it is not usable yet
         (the first build runs in a background thread meanwhile)."""
         index = self._open()
-        latest = self._latest_change()
         now = time.monotonic()
+        if now - self._looked < self.check_every and self._meta.get("complete"):
+            return True
+        self._looked = now
+        latest = self._latest_change()
         if latest == self._seen_change and now - self._checked < RECHECK_SECONDS:
             return bool(self._meta.get("complete"))
         if self._background is not None and self._background.is_alive():
