@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,42 @@ class Embedder:
         row: np.ndarray = self._batch([text])[0]
         return row
 
+    def embed_with_summaries(
+        self, papers: Sequence[tuple[str, str]], batch_size: int = 16
+    ) -> tuple[np.ndarray, list[str]]:
+        """The vectors of ``(title, abstract)`` pairs (as :func:`paper_text` joins them) and
+        a TL;DR of each, one sentence of its abstract ("" when none fits); see
+        :mod:`.summary`. The same forward pass makes both."""
+        from .summary import candidate_sentences, choose
+
+        if not papers:
+            return np.zeros((0, DIM), dtype=np.float32), []
+        rows: list[np.ndarray] = []
+        summaries: list[str] = []
+        for first in range(0, len(papers), batch_size):
+            chunk = papers[first : first + batch_size]
+            texts = [paper_text(title, abstract) for title, abstract in chunk]
+            encodings, tokens, unit = self._forward(texts)
+            rows.append(unit)
+            for i, (title, abstract) in enumerate(chunk):
+                abstract = abstract.strip()
+                shift = len(title.strip()) + 2  # paper_text: "title. abstract"
+                spans = candidate_sentences(abstract)
+                chosen = choose(
+                    tokens[i],
+                    encodings[i].offsets,
+                    encodings[i].attention_mask,
+                    [(begin + shift, end + shift) for begin, end in spans],
+                    unit[i],
+                )
+                summaries.append("" if chosen is None else abstract[slice(*spans[chosen])])
+        return np.vstack(rows), summaries
+
     def _batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._forward(texts)[2]
+
+    def _forward(self, texts: Sequence[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """Encodings, token vectors (batch, tokens, DIM) and the pooled unit vectors."""
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
@@ -78,7 +114,7 @@ class Embedder:
         pooled = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-        return unit
+        return encodings, tokens, unit
 
 
 @lru_cache(maxsize=1)
