@@ -175,6 +175,7 @@ class LiveServer:
         from paperfeed.web import create_app
 
         self.store = store
+        settings.setdefault("search_index_dir", os.environ["PAPERFEED_SEARCH_INDEX_DIR"])
         self.settings = Settings.from_env({}, database_url=store.url, **settings)
         self.app = create_app(self.settings, store, clock=clock)
         self.port = free_port()

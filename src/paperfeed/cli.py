@@ -812,6 +812,187 @@ eval_group.add_command(eval_beir, "scifact")
 # -- stats and settings -------------------------------------------------------------------
 
 
+# -- the reader's library ------------------------------------------------------------------
+
+
+@cli.group()
+def library() -> None:
+    """A reader's saved papers, tags, notes and followed authors."""
+
+
+def _library_call(call: Callable[[], Any]) -> Any:
+    from paperfeed.personal.library import LibraryError
+
+    try:
+        return call()
+    except LibraryError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@library.command("save")
+@click.argument("user_name", metavar="USER")
+@click.argument("arxiv_id")
+@click.option("--tag", "tag_names", multiple=True, help="Tag it (repeat for more tags).")
+@click.option("--note", help="Your note on it (replaces the one there).")
+@pass_context
+def library_save(
+    ctx: Context, user_name: str, arxiv_id: str, tag_names: tuple[str, ...], note: str | None
+) -> None:
+    """Save the stored paper ARXIV_ID to USER's library (again: nothing doubles)."""
+    from functools import partial
+
+    from paperfeed.personal import library as lib
+    from paperfeed.store import utcnow
+
+    user, store = _find_user(ctx, user_name), ctx.store()
+    paper = _library_call(lambda: lib.paper_id(store, arxiv_id))
+    checked = [_library_call(partial(lib.check_tag, t)) for t in tag_names]
+    text = _library_call(lambda: lib.check_note(note)) if note is not None else None
+    added = store.personal.save(user.id, paper, now=utcnow())
+    for name, key in checked:
+        store.personal.add_tag(user.id, paper, name, key, now=utcnow())
+    if note is not None:
+        store.personal.set_note(user.id, paper, text, now=utcnow())
+    click.echo(f"{paper} {'saved to' if added else 'already in'} {user.username}'s library")
+
+
+@library.command("list")
+@click.argument("user_name", metavar="USER")
+@click.option("--tag", help="Only the papers with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_context
+def library_list(ctx: Context, user_name: str, tag: str | None, as_json: bool) -> None:
+    """USER's saved papers, most recently saved first: id, date saved, tags, title."""
+    from paperfeed.personal.library import tag_key
+
+    user, store = _find_user(ctx, user_name), ctx.store()
+    key = tag_key(tag) if tag is not None else None
+    if key is not None and store.personal.tag(user.id, key) is None:
+        raise click.ClickException(f"{user.username} has no tag {tag!r}")
+    entries, _total = store.personal.library(user.id, tag_key=key, limit=1_000_000)
+    if as_json:
+        rows = [
+            {
+                "id": e.paper.arxiv_id,
+                "title": e.paper.title,
+                "saved_at": e.saved_at.isoformat(timespec="seconds") + "Z",
+                "tags": list(e.tags),
+                "note": e.note,
+            }
+            for e in entries
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        tags = ",".join(e.tags) or "-"
+        click.echo(
+            f"{e.paper.arxiv_id}\t{e.saved_at:%Y-%m-%d}\t{tags}\t{' '.join(e.paper.title.split())}"
+        )
+
+
+@library.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "user_name", required=True, help="Whose library to fill.")
+@click.option("--tag", "tag_name", help="Tag every imported paper with this tag.")
+@click.option(
+    "--fetch/--no-fetch",
+    default=True,
+    show_default=True,
+    help="Fetch papers this site does not have from the arXiv API (by arXiv id).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def library_import(
+    ctx: Context, path: Path, user_name: str, tag_name: str | None, fetch: bool, as_json: bool
+) -> None:
+    """Seed USER's library from a BibTeX, RIS or CSL-JSON file, or a list of arXiv ids.
+
+    References are matched by arXiv id, DOI or title; unknown arXiv ids are fetched from
+    arXiv. Prints what matched, what did not and the entries that could not be read, each
+    with its line; importing the same file again saves nothing twice.
+    """
+    from paperfeed.ingest.arxiv_api import ArxivClient
+    from paperfeed.personal import library as lib
+    from paperfeed.personal.library_import import LibraryError, arxiv_fetcher, import_library
+    from paperfeed.store import utcnow
+
+    user, store, settings = _find_user(ctx, user_name), ctx.store(), ctx.settings
+    tag = _library_call(lambda: lib.check_tag(tag_name)) if tag_name else None
+    keyword = _keyword_ranking(store, settings)
+    with contextlib.ExitStack() as stack:
+        fetcher = None
+        if fetch:
+            client = stack.enter_context(
+                ArxivClient(settings.arxiv_api_url, **_http_options(settings, "arxiv"))
+            )
+            fetcher = arxiv_fetcher(store, client)
+        try:
+            report = import_library(
+                store,
+                user.id,
+                path.read_bytes(),
+                path.name,
+                now=utcnow(),
+                keyword=keyword,
+                fetch=fetcher,
+                tag=tag,
+            )
+        except LibraryError as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for problem in report.problems:
+        click.echo(f"{path}: {problem.where}: {problem.message}", err=True)
+    for problem in report.unmatched:
+        click.echo(f"{path}: {problem.where}: unmatched: {problem.message}", err=True)
+    click.echo(f"{path.name} ({report.format}): {report.line()}")
+    if report.coauthors:
+        names = ", ".join(f"{name} ({n})" for name, n in report.coauthors[:5])
+        click.echo(f"authors on several of these papers, to follow: {names}")
+
+
+def _keyword_ranking(store: Store, settings: Settings) -> Any:
+    """The keyword ranking library import matches titles with (the configured engine)."""
+    from paperfeed.search import Searcher
+    from paperfeed.search.query import Query
+
+    searcher = Searcher(store, settings=settings)
+
+    def keyword(words: Any, filt: Any, limit: int) -> Any:
+        return searcher.rank_keyword(Query(words=list(words)), limit)
+
+    return keyword
+
+
+@library.command("follow")
+@click.argument("user_name", metavar="USER")
+@click.argument("name")
+@pass_context
+def library_follow(ctx: Context, user_name: str, name: str) -> None:
+    """USER follows the author NAME (their new papers are always in "For you")."""
+    from paperfeed.personal.library import check_author
+    from paperfeed.store import utcnow
+
+    user = _find_user(ctx, user_name)
+    shown, key = _library_call(lambda: check_author(name))
+    added = ctx.store().personal.follow(user.id, shown, key, now=utcnow())
+    click.echo(f"{user.username} {'now follows' if added else 'already follows'} {shown}")
+
+
+@library.command("unfollow")
+@click.argument("user_name", metavar="USER")
+@click.argument("name")
+@pass_context
+def library_unfollow(ctx: Context, user_name: str, name: str) -> None:
+    """USER stops following the author NAME."""
+    from paperfeed.personal.library import author_key
+
+    user = _find_user(ctx, user_name)
+    removed = ctx.store().personal.unfollow(user.id, author_key(name))
+    click.echo(f"{user.username} {'no longer follows' if removed else 'did not follow'} {name}")
+
+
 # -- users and tokens -----------------------------------------------------------------------
 
 

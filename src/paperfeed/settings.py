@@ -157,7 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
         "rate_limits",
         str,
         "login=10/15m,signup=5/1h,reset=5/1h,submit=30/1h,vote=600/1h,comment=30/1h,"
-        "subscribe=10/1h",
+        "subscribe=10/1h,save=600/1h,follow=120/1h,import=20/1d",
         "Actions allowed per window, counted per user and per client address "
         "(`action=N/window`, window in s, m, h or d).",
     ),

@@ -95,6 +95,10 @@ def site(live: LiveServer, demo_store: Store) -> dict[str, str]:
         "settings": "/settings",
         "moderation-log": "/mod/log",
         "paper-as-moderator": f"/papers/{paper}",
+        "library-empty": "/library",
+        "following": "/following",
+        "for-you": "/for-you",
+        "settings-personal": "/settings/personal",
     }
 
 
@@ -128,7 +132,9 @@ def contexts(
 
 
 def who_for(name: str) -> str:
-    if name in ("submit", "settings", "paper-as-reader"):
+    if name in ("submit", "settings", "paper-as-reader") or name.startswith(
+        ("library", "following", "for-you", "settings-")
+    ):
         return "axe-reader"
     if name in ("moderation-log", "paper-as-moderator"):
         return "axe-mod"

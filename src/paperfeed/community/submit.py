@@ -57,22 +57,33 @@ class Submitter:
         if self._client is not None:
             self._client.close()
 
+    def _arxiv(self) -> ArxivClient:
+        if self._client is None:
+            self._client = ArxivClient(
+                self.settings.arxiv_api_url,
+                min_interval=self.settings.arxiv_min_interval,
+                retries=1,
+                backoff=2.0,
+                timeout=20.0,
+                contact=self.settings.contact,
+            )
+        return self._client
+
     def _fetch(self, arxiv_id: str) -> None:
         with self._lock:
-            if self._client is None:
-                self._client = ArxivClient(
-                    self.settings.arxiv_api_url,
-                    min_interval=self.settings.arxiv_min_interval,
-                    retries=1,
-                    backoff=2.0,
-                    timeout=20.0,
-                    contact=self.settings.contact,
-                )
             try:
-                record = self._client.fetch_one(arxiv_id)
+                record = self._arxiv().fetch_one(arxiv_id)
             except ArxivApiError as exc:
                 raise SubmitError(f"Could not get {arxiv_id} from arXiv: {exc}") from None
         self.store.write_batch([record])
+
+    def fetch_many(self, ids: list[str]) -> dict[str, str]:
+        """Fetch and store papers by id (a library import): {id: "" when stored, or why
+        not}; ids arXiv does not know are left out. Through the same polite client."""
+        from paperfeed.personal.library_import import arxiv_fetcher
+
+        with self._lock:
+            return arxiv_fetcher(self.store, self._arxiv())(ids)
 
     def submit(self, text: str, user: User, *, day: date, now: datetime) -> Submission:
         arxiv_id = parse_submission(text)

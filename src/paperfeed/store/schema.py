@@ -370,3 +370,123 @@ digest_sends = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
 )
+
+# -- the reader's own data (issue 9): library, tags, follows, feedback, seen, rules, feeds ---
+# Every row belongs to a user and goes with them (ON DELETE CASCADE); keys are the
+# normalised forms that make "ML" and "ml", or "Parisi, G." typed twice, one row.
+
+saved_papers = sa.Table(
+    "saved_papers",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("note", sa.Text, nullable=True, comment="the reader's note, plain text"),
+    sa.Column("saved_at", sa.DateTime, nullable=False),
+    sa.Index("ix_saved_papers_user_saved_at", "user_id", "saved_at"),
+    sa.Index("ix_saved_papers_paper_id", "paper_id"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False, comment="as first typed"),
+    sa.Column("key", sa.String(64), nullable=False, comment="case-folded, spaces collapsed"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_tags_user_key", "user_id", "key", unique=True),
+)
+
+paper_tags = sa.Table(
+    "paper_tags",
+    metadata,
+    sa.Column("tag_id", sa.Integer, sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("tagged_at", sa.DateTime, nullable=False),
+    # A tag hangs on a saved paper: unsaving it (or deleting the user) removes its tags.
+    sa.ForeignKeyConstraint(
+        ["user_id", "paper_id"],
+        ["saved_papers.user_id", "saved_papers.paper_id"],
+        ondelete="CASCADE",
+        name="fk_paper_tags_saved_papers",
+    ),
+    sa.Index("ix_paper_tags_user_paper", "user_id", "paper_id"),
+)
+
+followed_authors = sa.Table(
+    "followed_authors",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(200), primary_key=True, comment="case- and accent-folded name"),
+    sa.Column("name", sa.String(200), nullable=False, comment="as typed"),
+    sa.Column("followed_at", sa.DateTime, nullable=False),
+)
+
+paper_feedback = sa.Table(
+    "paper_feedback",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False, comment="not_interested"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+seen_papers = sa.Table(
+    "seen_papers",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("via", sa.String(8), nullable=False, comment="web|digest: where it was first shown"),
+)
+
+keyword_rules = sa.Table(
+    "keyword_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False, comment="include|exclude"),
+    sa.Column("text", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False, comment="case-folded, spaces collapsed"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_keyword_rules_user_kind_key", "user_id", "kind", "key", unique=True),
+)
+
+feed_tokens = sa.Table(
+    "feed_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, comment="sha256 of the token"),
+    sa.Column("prefix", sa.String(16), nullable=False, comment="first characters, to tell apart"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+    sa.Index("ix_feed_tokens_token_hash", "token_hash", unique=True),
+    sa.Index("ix_feed_tokens_user_id", "user_id"),
+)

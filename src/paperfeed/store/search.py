@@ -373,6 +373,28 @@ class SearchStore:
             ).all()
         return {row.arxiv_id: _paper_from_row(row) for row in rows}
 
+    def papers_by_doi(self, dois: Sequence[str]) -> dict[str, str]:
+        """{doi (lower case): arxiv id} of the papers among ``dois`` the store holds."""
+        wanted = sorted({d.lower() for d in dois if d})
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        with self.store.reading() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(sa.func.lower(papers.c.doi), papers.c.arxiv_id).where(
+                    sa.func.lower(papers.c.doi).in_(wanted[start : start + 500])
+                )
+                found.update({doi: pid for doi, pid in conn.execute(query)})
+        return found
+
+    def titles(self, ids: Sequence[str]) -> dict[str, str]:
+        """{arxiv id: title} of ``ids``."""
+        if not ids:
+            return {}
+        query = sa.select(papers.c.arxiv_id, papers.c.title).where(papers.c.arxiv_id.in_(list(ids)))
+        with self.store.reading() as conn:
+            return {pid: title for pid, title in conn.execute(query)}
+
     # -- embeddings -----------------------------------------------------------------------
 
     def ids_to_embed(self, model: str) -> list[str]:

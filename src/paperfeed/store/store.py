@@ -29,6 +29,7 @@ from paperfeed.models import (
 from .community import CommunityStore
 from .digests import DigestStore
 from .engine import WRITE_OPTION, DatabaseError, describe_url, make_engine
+from .personal import PersonalStore
 from .schema import (
     feed_entries,
     import_checkpoints,
@@ -141,6 +142,7 @@ class Store:
         self.search = SearchStore(self)
         self.community = CommunityStore(self)
         self.digests = DigestStore(self)
+        self.personal = PersonalStore(self)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 5) -> Store:

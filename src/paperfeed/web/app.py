@@ -22,7 +22,7 @@ from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
-from . import community, digest, hfcompat, present, routes, syndication, topics
+from . import community, digest, hfcompat, personal, present, routes, syndication, topics
 from .assets import Assets, HashedStaticFiles
 from .auth import browser_middleware, csrf_guard, template_context
 from .responses import ERROR_RESPONSES, PageError, error_response
@@ -72,6 +72,7 @@ def create_app(
     app.mount("/static", HashedStaticFiles(assets), name="static")
     app.include_router(community.router)
     app.include_router(digest.router)
+    app.include_router(personal.router)
     app.include_router(syndication.router)  # before routes: /papers/{id}.bib
     app.include_router(hfcompat.router)  # before routes: its /papers/{id}.md
     app.include_router(routes.router)

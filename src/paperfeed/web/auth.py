@@ -169,6 +169,8 @@ async def csrf_guard(request: Request) -> None:
         return  # RFC 8058: mail clients POST without cookies; the signed link authorises it
     token = request.headers.get("x-csrf-token")
     content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        _refuse_huge_uploads(request)
     if token is None and content_type.startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
@@ -181,6 +183,21 @@ async def csrf_guard(request: Request) -> None:
             "csrf",
             "This form has expired or did not come from this site: reload the page and try "
             "again (cookies must be on).",
+        )
+
+
+MAX_UPLOAD = 51 * 1024 * 1024  # a 50 MB file and its form around it
+
+
+def _refuse_huge_uploads(request: Request) -> None:
+    """Refuse an upload larger than MAX_UPLOAD before reading it: reading the form (for its
+    CSRF token) would otherwise write the whole of it to a temporary file first."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_UPLOAD:
+        raise PageError(
+            413,
+            "too_large",
+            f"The upload is {int(length) / 1e6:.0f} MB; at most 50 MB is taken.",
         )
 
 

@@ -22,6 +22,7 @@ from paperfeed.search import MODES, QuerySyntaxError, Searcher
 
 from . import present
 from .auth import THEME_COOKIE, THEMES, current_user, safe_next, set_cookie
+from .personal import mark_cards, paper_state
 from .responses import PAGE, SEE_OTHER, PageError, redirect, render, wants_json, whole_number
 from .responses import app_settings as _settings
 from .responses import app_store as _store
@@ -131,6 +132,9 @@ def _paper_data(request: Request, arxiv_id: str) -> dict[str, Any]:
     data = present.paper_page_json(detail)
     data["hidden"] = hidden
     data["paper"]["voted"] = bool(viewer and store.community.voted(viewer.id, [bare]))
+    if viewer is not None:  # the reader's own: Save, Not interested, tags, note, follows
+        mine = data["personal"] = paper_state(request, viewer, bare, detail.paper.authors)
+        data["paper"].update(saved=mine["saved"], dismissed=mine["dismissed"])
     data["comments"] = present.comments_json(
         store.community.comments_for(bare),
         viewer.id if viewer else None,
@@ -148,6 +152,7 @@ def _mark_votes(request: Request, cards: list[dict[str, Any]]) -> None:
     voted = _store(request).community.voted(viewer.id, [card["id"] for card in cards])
     for card in cards:
         card["voted"] = card["id"] in voted
+    mark_cards(request, cards)
 
 
 def _searcher(request: Request) -> Searcher:
