@@ -49,6 +49,7 @@ class Paper:
     updated: datetime | None = None
     first_seen: datetime | None = None
     upvotes: int = 0
+    tldr: str | None = None  # set by `paperfeed index`, never by a source
 
     @property
     def primary_category(self) -> str | None:

@@ -137,7 +137,7 @@ def corpus_store(url: str, parts: list[Path], cache: Path) -> tuple[Store, Embed
     if cache.is_file():
         stored = import_vectors(store, embedder.name, cache)
         print(f"vectors: {stored:,} from {cache.name}", flush=True)
-    missing = index_papers(store, embedder, dry_run=True).to_do
+    missing = index_papers(store, embedder, dry_run=True, summaries=False).to_do
     if missing:
         print(f"vectors: {missing:,} papers have none ({cache.name} missing or stale)", flush=True)
     return store, embedder, missing == 0

@@ -93,11 +93,11 @@ def corpus_store(url: str, parts: list[Path]) -> Store:
     embedder = default_embedder()
     if cache.is_file():
         import_vectors(store, embedder.name, cache)
-    todo = index_papers(store, embedder, dry_run=True).to_do
+    todo = index_papers(store, embedder, dry_run=True, summaries=False).to_do
     if todo:
         print(f"embedding {todo:,} papers (cached afterwards in {cache.name}) ...", flush=True)
         start = time.perf_counter()
-        summary = index_papers(store, embedder, batch_size=64)
+        summary = index_papers(store, embedder, batch_size=64, summaries=False)
         seconds = time.perf_counter() - start
         print(f"  {summary.line()} in {seconds / 60:.1f} min = {summary.embedded / seconds:.1f}/s")
         export_vectors(store, embedder.name, cache)

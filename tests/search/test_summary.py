@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from paperfeed.search.summary import candidate_sentences, choose, split_sentences
+from paperfeed.store import Store
 
 
 def sentences(text: str) -> list[str]:
@@ -85,3 +88,43 @@ def test_summaries_come_from_the_same_forward_pass() -> None:
     assert np.allclose(vectors, plain, atol=1e-6)
     assert summaries[0] in papers[0][1] and summaries[0].endswith(".")
     assert summaries[1] == ""
+
+
+def test_index_chooses_and_keeps_tldrs(store: Store, tmp_path: Path) -> None:
+    """`paperfeed index` stores a TL;DR with each vector, fills in papers embedded before
+    TL;DRs existed, and the vector cache carries them; a new abstract hides a stale one."""
+    from paperfeed.models import IngestRecord, Paper
+    from paperfeed.search.embed import default_embedder
+    from paperfeed.search.indexer import export_vectors, import_vectors, index_papers
+    from paperfeed.web.present import tldr
+
+    abstract = (
+        "Neural networks sometimes generalise long after they fit the training data. "
+        "We show that weight decay drives this delayed generalisation in shallow networks. "
+        "Code is online."
+    )
+    first = Paper(arxiv_id="2501.00001", title="Grokking", abstract=abstract, authors=["A"])
+    store.write_batch([IngestRecord(first, "test", "t:1")])
+    embedder = default_embedder()
+    assert index_papers(store, embedder, summaries=False).embedded == 1
+    assert store.search.missing_summaries(["2501.00001"]) == {"2501.00001"}
+    assert index_papers(store, embedder, dry_run=True).to_do == 1  # the TL;DR is missing
+    assert index_papers(store, embedder).embedded == 1
+    stored = store.get_paper("2501.00001")
+    assert stored is not None and stored.tldr and stored.tldr in abstract
+    assert tldr(stored) == stored.tldr
+    assert index_papers(store, embedder, dry_run=True).to_do == 0
+    # The cache round trip: vectors and TL;DRs into another database, nothing to embed.
+    cache = tmp_path / "vectors.npz"
+    export_vectors(store, embedder.name, cache)
+    with store.writing() as conn:
+        conn.exec_driver_sql("UPDATE papers SET tldr = NULL")
+        conn.exec_driver_sql("DELETE FROM paper_embeddings")
+    import_vectors(store, embedder.name, cache)
+    assert store.get_paper("2501.00001").tldr == stored.tldr  # type: ignore[union-attr]
+    assert index_papers(store, embedder, dry_run=True).to_do == 0
+    # A new version with another abstract: the old TL;DR is not shown until re-indexed.
+    revised = Paper(**{**first.__dict__, "abstract": "Entirely new text. Of two sentences here."})
+    store.write_batch([IngestRecord(revised, "test", "t:2")])
+    now = store.get_paper("2501.00001")
+    assert now is not None and tldr(now) is None

@@ -216,3 +216,16 @@ def test_revised_paper_says_so(live: LiveServer) -> None:
     assert "updated to v4 on Mar 5, 2001" in html and "from arxiv-api" in html
     data = get_json(live, "/papers/0002.00002")
     assert data["versions"] == [{"version": 4, "date": "2001-03-05T00:00:00Z"}]
+
+
+def test_cards_and_paper_pages_show_the_tldr(live: LiveServer) -> None:
+    """The demo set ships TL;DRs with its vectors: a sentence of each abstract, on the cards
+    and the paper page, in the JSON too."""
+    data = get_json(live, "/")
+    with_tldr = [p for p in data["papers"] if p.get("tldr")]
+    assert with_tldr, "the demo's cards carry TL;DRs"
+    card = with_tldr[0]
+    paper = get_json(live, card["url"])["paper"]
+    assert card["tldr"] == paper["tldr"] and card["tldr"] in paper["abstract"]
+    page = get(live, card["url"]).text
+    assert 'class="tldr"' in page and "TL;DR" in page

@@ -198,7 +198,7 @@ def prepare_store(
     embedder = default_embedder()
     if vectors and vectors.is_file():
         import_vectors(store, embedder.name, vectors)
-    if index_papers(store, embedder, progress=progress).embedded and vectors:
+    if index_papers(store, embedder, progress=progress, summaries=False).embedded and vectors:
         export_vectors(store, embedder.name, vectors)
     return store, data, tuning
 

@@ -104,6 +104,12 @@ papers = sa.Table(
         comment="stable integer id for search indexes, set on insert",
     ),
     sa.Column("hidden_at", sa.DateTime, nullable=True, comment="hidden by a moderator"),
+    sa.Column(
+        "tldr",
+        sa.Text,
+        nullable=True,
+        comment="one sentence of the abstract, chosen when embedded; '' none; NULL not yet",
+    ),
     sa.Index("ix_papers_published", "published"),
     sa.Index("ix_papers_source", "source"),
     sa.Index("ix_papers_modified_at", "modified_at"),

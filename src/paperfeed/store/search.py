@@ -14,7 +14,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -397,19 +397,21 @@ class SearchStore:
 
     # -- embeddings -----------------------------------------------------------------------
 
-    def ids_to_embed(self, model: str) -> list[str]:
-        """Papers without an embedding by ``model``, or changed since theirs was made."""
+    def ids_to_embed(self, model: str, summaries: bool = False) -> list[str]:
+        """Papers without an embedding by ``model``, or changed since theirs was made (and,
+        with ``summaries``, those without a TL;DR yet: embedded before TL;DRs existed)."""
         e = paper_embeddings
+        conditions = [
+            e.c.paper_id.is_(None),
+            e.c.model != model,
+            papers.c.modified_at > e.c.embedded_at,
+        ]
+        if summaries:
+            conditions.append(papers.c.tldr.is_(None))
         query = (
             sa.select(papers.c.arxiv_id)
             .outerjoin(e, e.c.paper_id == papers.c.arxiv_id)
-            .where(
-                sa.or_(
-                    e.c.paper_id.is_(None),
-                    e.c.model != model,
-                    papers.c.modified_at > e.c.embedded_at,
-                )
-            )
+            .where(sa.or_(*conditions))
             .order_by(papers.c.doc_id)
         )
         with self.store.reading() as conn:
@@ -429,19 +431,50 @@ class SearchStore:
         with self.store.reading() as conn:
             return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
+    def summaries(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """{id: TL;DR} of ``ids`` ("" for none, None when not chosen yet)."""
+        found: dict[str, str | None] = {}
+        with self.store.reading() as conn:
+            for start in range(0, len(ids), 1000):
+                query = sa.select(papers.c.arxiv_id, papers.c.tldr).where(
+                    papers.c.arxiv_id.in_(list(ids[start : start + 1000]))
+                )
+                found.update({pid: text for pid, text in conn.execute(query)})
+        return found
+
+    def missing_summaries(self, ids: Sequence[str]) -> set[str]:
+        """The papers among ``ids`` whose TL;DR has not been chosen yet."""
+        if not ids:
+            return set()
+        query = sa.select(papers.c.arxiv_id).where(
+            papers.c.arxiv_id.in_(list(ids)), papers.c.tldr.is_(None)
+        )
+        with self.store.reading() as conn:
+            return set(conn.execute(query).scalars())
+
     def save_embeddings(
         self,
         model: str,
         vectors: Sequence[tuple[str, str, np.ndarray]],
         unchanged: Sequence[str] = (),
+        summaries: Mapping[str, str] | None = None,
     ) -> None:
-        """Store (id, text hash, vector) rows in one transaction; ``unchanged`` papers keep
-        their vector but are marked as checked."""
+        """Store (id, text hash, vector) rows and ``summaries`` ({id: TL;DR, "" for none})
+        in one transaction; ``unchanged`` papers keep their vector but are marked as
+        checked. A TL;DR is written to ``papers`` without touching ``modified_at``: it is
+        derived, not a change of the paper."""
         from .store import utcnow
 
         now = utcnow()
         e = paper_embeddings
         with self.store.writing() as conn:
+            if summaries:
+                conn.execute(
+                    papers.update()
+                    .where(papers.c.arxiv_id == sa.bindparam("pid"))
+                    .values(tldr=sa.bindparam("summary")),
+                    [{"pid": pid, "summary": text} for pid, text in summaries.items()],
+                )
             if vectors:
                 rows = [
                     {

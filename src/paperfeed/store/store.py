@@ -121,7 +121,9 @@ _PAPER_COLUMNS = (
 
 
 def _paper_from_row(row: Any) -> Paper:
-    return Paper(**{name: getattr(row, name) for name in _PAPER_COLUMNS})
+    # tldr is read, never written from a Paper: the indexer owns it (see store.search).
+    tldr = getattr(row, "tldr", None)
+    return Paper(**{name: getattr(row, name) for name in _PAPER_COLUMNS}, tldr=tldr)
 
 
 def _row_from_paper(paper: Paper, now: datetime, source: str) -> dict[str, Any]:

@@ -62,10 +62,19 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "updated": _iso(paper.updated),
         "first_seen": _iso(paper.first_seen),
         "upvotes": paper.upvotes,
+        "tldr": tldr(paper),
         "url": f"/papers/{paper.arxiv_id}",
         "arxiv_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
     }
+
+
+def tldr(paper: Paper) -> str | None:
+    """The paper's TL;DR while it is still a sentence of its abstract (a new version's
+    abstract makes it stale until `paperfeed index` runs), else None."""
+    if paper.tldr and paper.tldr in paper.abstract:
+        return paper.tldr
+    return None
 
 
 def _dom_id(paper: Paper) -> str:
@@ -85,6 +94,7 @@ def card_json(item: FeedItem, preview_chars: int) -> dict[str, Any]:
         "id": paper.arxiv_id,
         "dom_id": _dom_id(paper),
         "title": paper.title,
+        "tldr": tldr(paper),
         **_preview(paper, preview_chars),
         "n_authors": len(paper.authors),
         "authors": paper.authors,
