@@ -420,3 +420,39 @@ def test_confirmation_mails_to_one_address_are_limited(store: Store, smtp: SmtpS
         assert "Too many subscribe requests for this account or address" in codes[2].text
         assert int(codes[2].headers["Retry-After"]) > 0
         assert len(smtp.messages) == 2  # the third request mailed nothing
+
+
+def test_for_you_remembers_what_was_shown_and_dismissed(
+    demo_store: Store, smtp: SmtpServer
+) -> None:
+    """A reader's account ties the digest to the site: its "for you" starts from what they
+    saved, leaves out papers shown on the site or in an earlier digest and those marked not
+    interested, and marks what it sends as seen (so the next digest moves on)."""
+    settings = settings_for(demo_store, smtp)
+    accounts = Accounts(demo_store, settings, utcnow)
+    user = accounts.create(f"digest{next(_n)}", None, None)
+    sub, _ = demo_store.digests.subscribe(address(), now=utcnow(), confirmed=True, user_id=user.id)
+    demo_store.digests.set_preferences(
+        sub.id, frequency="daily", top_n=2, categories=[], keywords=[], personalized=True
+    )
+    sub = demo_store.digests.subscriber(sub.id)  # type: ignore[assignment]
+    sender = sender_for(demo_store, settings)
+    _, pool, _, _ = sender.digests("weekly", [sub])
+    assert pool is not None and pool.matrix is not None
+    saved = pool.ids[:2]
+    for paper_id in saved:
+        demo_store.personal.save(user.id, paper_id, now=utcnow())
+    _, pool, _, vectors = sender.digests("weekly", [sub])
+    first = sender.compose_one(pool, sub, vectors)  # type: ignore[arg-type]
+    picked = [p.arxiv_id for p in first.for_you]
+    assert len(picked) == 5
+    # shown on the site, and not interested: both left out next time
+    demo_store.personal.mark_seen(user.id, picked[:2], "web", now=utcnow())
+    demo_store.personal.dismiss(user.id, picked[2], now=utcnow())
+    _, pool, _, vectors = sender.digests("weekly", [sub])
+    second = [p.arxiv_id for p in sender.compose_one(pool, sub, vectors).for_you]  # type: ignore[arg-type]
+    assert not set(second) & set(picked[:3]) and picked[3] in second
+    # sending marks the digest's picks as seen (via the digest)
+    summary = sender.send("weekly", Mailer.from_settings(settings), only=[sub])
+    assert summary.sent == 1, summary.line()
+    assert set(second) <= demo_store.personal.seen_ids(user.id, via="digest")

@@ -11,7 +11,7 @@ filter all three.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -118,8 +118,16 @@ def _wanted(paper: Paper, sub: Subscriber) -> bool:
     return True
 
 
-def compose(pool: Pool, sub: Subscriber, upvoted: np.ndarray | None = None) -> Digest:
-    """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted.
+def compose(
+    pool: Pool,
+    sub: Subscriber,
+    upvoted: np.ndarray | None = None,
+    known: Collection[str] = (),
+) -> Digest:
+    """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted
+    or saved, ``known`` the papers their "for you" section leaves out (already shown to
+    them on the site or in a digest, or marked not interested: nothing is recommended
+    twice).
 
     Filters are checked lazily, only until each section is full: a subscriber without
     filters costs a few list slices, whatever the size of the period.
@@ -153,7 +161,7 @@ def compose(pool: Pool, sub: Subscriber, upvoted: np.ndarray | None = None) -> D
         centre /= np.linalg.norm(centre) or 1.0
         similarity = pool.matrix @ centre
         ranked = (pool.ids[int(row)] for row in np.argsort(-similarity))
-        for_you = first(ranked, FOR_YOU, shown)
+        for_you = first(ranked, FOR_YOU, shown | set(known))
     return Digest(
         sub,
         pool.period,

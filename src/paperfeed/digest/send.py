@@ -61,10 +61,13 @@ class SendSummary:
 
 
 def upvoted_vectors(store: Store, subs: list[Subscriber]) -> dict[int, np.ndarray]:
-    """For each personalized subscriber's account, the mean embedding of what it upvoted
-    (one row: memory grows with readers, not with their votes)."""
+    """For each personalized subscriber's account, the mean embedding of what it upvoted or
+    saved (one row: memory grows with readers, not with their votes)."""
     users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
     votes = store.digests.upvoted_by(users)
+    for user_id, saved in store.personal.saved_by(users).items():
+        if saved:
+            votes[user_id] = sorted(set(votes.get(user_id, [])) | saved)
     vectors = store.digests.vectors((pid for ids in votes.values() for pid in ids), MODEL_NAME)
     found = {}
     for user_id, ids in votes.items():
@@ -95,6 +98,7 @@ class DigestSender:
         self.links = links
         self.clock = clock  # naive UTC
         self.sleep = sleep
+        self._known: dict[int, set[str]] = {}  # per account: shown or not interested
 
     def digests(
         self, kind: str, subs: list[Subscriber] | None = None
@@ -110,10 +114,15 @@ class DigestSender:
             gravity=self.settings.trending_gravity,
         )
         subs = self.store.digests.receiving(kind) if subs is None else subs
+        users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
+        self._known = self.store.personal.shown_or_dismissed(users)
         return period, pool, subs, upvoted_vectors(self.store, subs)
 
     def compose_one(self, pool: Pool, sub: Subscriber, vectors: dict[int, np.ndarray]) -> Digest:
-        return compose(pool, sub, vectors.get(sub.user_id) if sub.user_id else None)
+        if sub.user_id is None:
+            return compose(pool, sub)
+        known = self._known.get(sub.user_id, set())
+        return compose(pool, sub, vectors.get(sub.user_id), known)
 
     def send(
         self,
@@ -191,6 +200,10 @@ class DigestSender:
         summary.sent += 1
         if not logged:
             summary.gone += 1  # deleted while its mail was on the way
+        if sub.user_id is not None and digest.for_you:
+            # Shown now: the site's "For you" and the next digest leave these out.
+            shown = [p.arxiv_id for p in digest.for_you]
+            self.store.personal.mark_seen(sub.user_id, shown, "digest", now=self.clock())
 
 
 class _Nothing:

@@ -440,6 +440,38 @@ class PersonalStore:
         with self.store.reading() as conn:
             return set(conn.execute(query).scalars())
 
+    def saved_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The library of each of ``user_ids`` (one query)."""
+        found: dict[int, set[str]] = {uid: set() for uid in user_ids}
+        if not user_ids:
+            return found
+        query = sa.select(saved_papers.c.user_id, saved_papers.c.paper_id).where(
+            saved_papers.c.user_id.in_(list(found))
+        )
+        with self.store.reading() as conn:
+            for user_id, paper_id in conn.execute(query):
+                found[user_id].add(paper_id)
+        return found
+
+    def shown_or_dismissed(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
+        """For each of ``user_ids``: the papers already shown to them (web or digest) or
+        marked not interested, which a recommendation leaves out. Two queries in all."""
+        found: dict[int, set[str]] = {uid: set() for uid in user_ids}
+        if not user_ids:
+            return found
+        wanted = list(found)
+        seen = sa.select(seen_papers.c.user_id, seen_papers.c.paper_id).where(
+            seen_papers.c.user_id.in_(wanted)
+        )
+        dismissed = sa.select(paper_feedback.c.user_id, paper_feedback.c.paper_id).where(
+            paper_feedback.c.user_id.in_(wanted), paper_feedback.c.kind == NOT_INTERESTED
+        )
+        with self.store.reading() as conn:
+            for query in (seen, dismissed):
+                for user_id, paper_id in conn.execute(query):
+                    found[user_id].add(paper_id)
+        return found
+
     # -- keyword rules --------------------------------------------------------------------
 
     def add_rule(self, user_id: int, kind: str, text: str, key: str, *, now: datetime) -> bool:
