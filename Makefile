@@ -57,6 +57,7 @@ bench: install-dev  ## benchmarks on the full ../shared/data corpus (prints rati
 	$(BIN)/python tests/bench/bench_api.py
 	$(BIN)/python tests/bench/bench_scale.py
 	$(BIN)/python tests/bench/bench_topics.py
+	$(BIN)/python tests/bench/bench_recommend.py
 
 demo:  ## rebuild the bundled demo data set from ../shared/data
 	$(BIN)/python tools/build_demo.py

@@ -740,7 +740,7 @@ def search_cmd(
 
 @cli.group("eval")
 def eval_group() -> None:
-    """Measure search quality on a relevance benchmark."""
+    """Measure search and recommendation quality on a relevance benchmark."""
 
 
 @eval_group.command("beir")
@@ -807,6 +807,61 @@ def eval_beir(
 
 
 eval_group.add_command(eval_beir, "scifact")
+
+
+@eval_group.command("recommend")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--vectors",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cache of the corpus embeddings (.npz, `paperfeed index`'s export): read, or written.",
+)
+@click.option("--limit-authors", type=click.IntRange(1), help="Score a random sample of authors.")
+@click.option("--seed", type=int, default=0, show_default=True, help="For sampling and bootstrap.")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "tune"]),
+    default="test",
+    show_default=True,
+    help="The reported split, or the one the recommender was tuned on.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def eval_recommend(
+    path: Path,
+    vectors: Path | None,
+    limit_authors: int | None,
+    seed: int,
+    split: str,
+    as_json: bool,
+) -> None:
+    """Recall@50, nDCG@50 and MRR of recommenders on "author continuation" over a folder
+    of arXiv JSONL parts: each prolific author's earlier papers are the profile, their later
+    papers what should be found (title and abstract only; co-authors as a reference)."""
+    from paperfeed.personal.evaluate import corpus_vectors, evaluate, load_corpus
+
+    with _friendly_errors():
+        corpus = load_corpus(path)
+        with _progress_bar("embedding", log_every=1000) as progress:
+            matrix = corpus_vectors(corpus, vectors, progress=progress)
+        with _progress_bar("authors", log_every=200) as progress:
+            result = evaluate(corpus, matrix, split, limit_authors, seed, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"{path.name} ({split}): {result['authors']:,} authors, {result['papers']:,} papers, "
+        f"{result['candidates']:,} ranked after {result['cutoff']}"
+    )
+    click.echo(f"{'method':<10} {'R@50':>22} {'nDCG@50':>22} {'MRR':>22} {'p50 ms':>7}")
+    rows = {**result["methods"], "(coauthor)": result["reference"]["coauthor"]}
+    for name, figures in rows.items():
+        cells = [
+            f"{figures[m]:.4f} [{figures[m + '_ci'][0]:.3f}, {figures[m + '_ci'][1]:.3f}]"
+            for m in ("recall@50", "ndcg@50", "mrr")
+        ]
+        click.echo(
+            f"{name:<10} " + " ".join(f"{c:>22}" for c in cells) + f" {figures['p50_ms']:>7.1f}"
+        )
 
 
 # -- stats and settings -------------------------------------------------------------------

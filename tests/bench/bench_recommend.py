@@ -1,0 +1,132 @@
+"""Recommendation benchmark: offline quality ("author continuation") and time per user at 75k.
+
+    make bench   # or: .venv/bin/python tests/bench/bench_recommend.py [--authors N] [--users N]
+
+* quality: ``paperfeed eval recommend``'s code on the full arXiv corpus (74,728 papers),
+  reported split, ``--authors`` authors sampled: Recall@50, nDCG@50 and MRR with 95 %
+  bootstrap intervals for the arxiv-sanity tf-idf SVM, the embedding centroid and
+  paperfeed's model, the co-author ranking as a reference, and paperfeed's Recall@50 over
+  the baseline's with its paired interval (target >= 1.2);
+* time: ``Recommender.recommend`` (fit + rank all 75k papers + explanations, 50 picks) for
+  the profiles of ``--users`` authors, p50/p99, against the embedding centroid (one
+  matrix-vector product and a top-50) in the same process; target p50 <= 50 ms.
+
+Vectors come from bench_search.py's cache (bench-results/arxiv-vectors.npz); without it
+this benchmark would embed the corpus (over half an hour on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "bench-results"
+
+from paperfeed.personal.evaluate import (  # noqa: E402
+    MIN_PAPERS,
+    Corpus,
+    corpus_vectors,
+    evaluate,
+    load_corpus,
+    make_split,
+)
+from paperfeed.personal.recommend import CorpusFeatures, Recommender  # noqa: E402
+
+
+def timings(corpus: Corpus, vectors: np.ndarray, users: int, seed: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    features = CorpusFeatures.build(corpus.ids, corpus.texts(range(len(corpus.ids))), vectors)
+    build_s = time.perf_counter() - start
+    tasks = make_split(corpus, "test").tasks
+    rng = np.random.default_rng(seed)
+    chosen = [tasks[i] for i in rng.choice(len(tasks), min(users, len(tasks)), replace=False)]
+    recommender = Recommender(features)
+    model_ms, fallback_ms, centroid_ms = [], [], []
+    for task in chosen:
+        profile = [corpus.ids[k] for k in task.profile]
+        start = time.perf_counter()
+        picks = recommender.recommend(profile, limit=50)
+        took = 1000 * (time.perf_counter() - start)
+        assert len(picks) == 50
+        (model_ms if len(profile) >= MIN_PAPERS else fallback_ms).append(took)
+        start = time.perf_counter()
+        scores = features.vectors @ features.vectors[task.profile].mean(axis=0)
+        np.argpartition(-scores, 50)[:50]
+        centroid_ms.append(1000 * (time.perf_counter() - start))
+
+    def pct(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {"n": 0}
+        return {
+            "n": len(values),
+            "p50": float(np.median(values)),
+            "p99": float(np.quantile(values, 0.99)),
+        }
+
+    every = model_ms + fallback_ms
+    return {
+        "papers": len(corpus.ids),
+        "features_build_s": build_s,
+        "recommend_ms": pct(every),
+        "model_ms (5+ papers)": pct(model_ms),
+        "fallback_ms (< 5 papers)": pct(fallback_ms),
+        "centroid_ms": pct(centroid_ms),
+        "p50_ratio_to_centroid": float(np.median(every) / np.median(centroid_ms)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--authors", type=int, default=300, help="authors scored for quality")
+    parser.add_argument("--users", type=int, default=150, help="profiles timed")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    corpus_dir = SHARED / "arxiv"
+    if not (corpus_dir / "part-000.jsonl.gz").is_file():
+        sys.exit(f"{corpus_dir}: the arXiv corpus is missing")
+    start = time.perf_counter()
+    corpus = load_corpus(corpus_dir)
+    vectors = corpus_vectors(corpus, OUT / "arxiv-vectors.npz")
+    quality = evaluate(corpus, vectors, "test", args.authors, args.seed)
+    quality["seconds"] = time.perf_counter() - start
+    print(
+        f"quality (test split, {quality['authors']} of {quality['eligible_authors']} authors, "
+        f"{quality['profiles_under_5']} with < 5 profile papers; {quality['candidates']:,} "
+        f"candidates after {quality['cutoff']}):"
+    )
+    rows = {**quality["methods"], "(coauthor)": quality["reference"]["coauthor"]}
+    for name, m in rows.items():
+        cells = "  ".join(
+            f"{key} {m[key]:.4f} [{m[key + '_ci'][0]:.4f}, {m[key + '_ci'][1]:.4f}]"
+            for key in ("recall@50", "ndcg@50", "mrr")
+        )
+        ratio = m["recall@50_vs_tfidf_svm_ci"]
+        print(
+            f"  {name:<10} {cells}  R@50 x{m['recall@50_vs_tfidf_svm']:.2f} "
+            f"[{ratio[0]:.2f}, {ratio[1]:.2f}] vs tfidf_svm  {m['p50_ms']:.1f} ms/author"
+        )
+    speed = timings(corpus, vectors, args.users, args.seed)
+    print(
+        f"time per user at {speed['papers']:,} papers (features built once in "
+        f"{speed['features_build_s']:.0f} s):"
+    )
+    for key in ("recommend_ms", "model_ms (5+ papers)", "fallback_ms (< 5 papers)", "centroid_ms"):
+        print(f"  {key:<26} {json.dumps(speed[key])}")
+    print(
+        f"  recommend p50 / centroid p50 = {speed['p50_ratio_to_centroid']:.1f}x"
+        " (target p50 <= 50 ms)"
+    )
+    OUT.mkdir(exist_ok=True)
+    (OUT / "recommend.json").write_text(json.dumps({"quality": quality, "time": speed}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
