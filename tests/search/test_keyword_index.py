@@ -213,3 +213,14 @@ def test_the_database_is_looked_at_once_a_second_at_most(store: Store, tmp_path:
     assert found(index, ["memorisation"]) == []  # not looked yet
     index.check_every = 0.0
     assert found(index, ["memorisation"]) == ["2501.00009"]
+
+
+def test_warm_up_builds_the_index_and_loads_the_vectors(demo_store: Store, tmp_path: Path) -> None:
+    settings = Settings.from_env({}, search_index_dir=str(tmp_path))
+    searcher = Searcher(demo_store, settings=settings)
+    assert searcher.keyword_index is not None and not searcher.keyword_index.ready
+    searcher.warm_up()
+    assert searcher.status() == {"keyword": "tantivy"}
+    assert searcher.keyword_index.stats()["papers"] == demo_store.stats().tables["papers"]
+    if searcher.semantic.index is not None:  # SQLite: the vectors are in memory
+        assert len(searcher.semantic.index) > 0 and searcher.semantic.index._ready

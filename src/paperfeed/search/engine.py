@@ -132,12 +132,15 @@ class Searcher:
         """Build what the first searches would otherwise wait for: the keyword index (all
         of it the first time; meanwhile the database ranks), the in-process vectors and the
         embedding model. ``paperfeed serve`` runs this in a thread at start."""
-        if self.keyword_index is not None:
-            self.keyword_index.sync()
+        # Side by side: a big keyword sync (and the merges it sets off) must not hold back
+        # the vectors, which the first semantic search would otherwise wait for.
+        keyword = self.keyword_index.start_sync() if self.keyword_index is not None else None
         if self.semantic.index is not None:
             self.semantic.index.refresh()
         if self.semantic.index is None or len(self.semantic.index):
             self.embedder.embed_query("warm up")
+        if keyword is not None:
+            keyword.join()
 
     def status(self) -> dict[str, str]:
         """What ``/healthz`` tells about search: which engine ranks keywords right now."""

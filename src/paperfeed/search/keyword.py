@@ -279,10 +279,7 @@ class KeywordIndex:
             if pending <= INLINE_MAX:
                 self.sync()
             else:
-                self._background = threading.Thread(
-                    target=self._sync_quietly, name="paperfeed-keyword-index", daemon=True
-                )
-                self._background.start()
+                self._background = self.start_sync()
         return bool(self._meta.get("complete"))
 
     def _check_count(self, index: tantivy.Index) -> None:
@@ -299,6 +296,14 @@ class KeywordIndex:
             self._meta.update(synced_to=None, synced_id=None, complete=False, rebuild=True)
             self._write_meta()
             self._seen_change = None
+
+    def start_sync(self) -> threading.Thread:
+        """:meth:`sync` in a thread of its own (its errors logged); returns the thread."""
+        thread = threading.Thread(
+            target=self._sync_quietly, name="paperfeed-keyword-index", daemon=True
+        )
+        thread.start()
+        return thread
 
     def _sync_quietly(self) -> None:
         try:
