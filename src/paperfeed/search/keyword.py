@@ -264,38 +264,50 @@ class KeywordIndex:
         if now - self._looked < self.check_every and self._meta.get("complete"):
             return True
         self._looked = now
-        latest = self._latest_change()
-        if latest == self._seen_change and now - self._checked < RECHECK_SECONDS:
-            return bool(self._meta.get("complete"))
         if self._background is not None and self._background.is_alive():
             return bool(self._meta.get("complete"))
-        if self._meta.get("complete") and now - self._checked >= RECHECK_SECONDS:
-            self._checked = now
-            self._check_count(index)
+        latest = self._latest_change()
         if latest != self._seen_change or self._meta.get("rebuild"):
-            if self.directory is not None:  # another process may have synced
-                self._meta = self._read_meta() or self._meta
-            pending = self._pending(self._synced_to())
-            if pending <= INLINE_MAX:
-                self.sync()
-            else:
-                self._background = self.start_sync()
+            self._catch_up()
+        if (
+            self._meta.get("complete")
+            and latest == self._seen_change
+            and time.monotonic() - self._checked >= RECHECK_SECONDS
+            and not (self._background is not None and self._background.is_alive())
+        ):
+            self._checked = time.monotonic()
+            if self._check_count(index, latest):
+                self._catch_up()  # the rebuild
         return bool(self._meta.get("complete"))
 
-    def _check_count(self, index: tantivy.Index) -> None:
-        """The copy must hold as many papers as the table. Fewer: a write committed after a
-        later one, past the overlap, and was missed; more: papers were deleted (by hand:
-        paperfeed never deletes one). Either way the copy is built again; the database
-        ranks meanwhile."""
+    def _catch_up(self) -> None:
+        """Write what changed: here if it is a few papers, else in a background thread."""
+        if self.directory is not None:  # another process may have synced
+            self._meta = self._read_meta() or self._meta
+        if self._pending(self._synced_to()) <= INLINE_MAX:
+            self.sync()
+        else:
+            self._background = self.start_sync()
+
+    def _check_count(self, index: tantivy.Index, latest: datetime | None) -> bool:
+        """The copy, up to date with ``latest``, must hold as many papers as the table.
+        Fewer: a write committed after a later one, past the overlap, and was missed; more:
+        papers were deleted (by hand: paperfeed never deletes one). Either way the copy is
+        built again; the database ranks meanwhile. Only checked when nothing changed since
+        the last sync (and nothing while counting): new papers are not a mismatch."""
         index.reload()
         with self.store.reading() as conn:
             count = int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+        if self._latest_change() != latest:
+            return False  # written to meanwhile: the next look checks
         held = index.searcher().num_docs
-        if held != count:
-            log.warning("keyword index has %d papers, the database %d: rebuilding it", held, count)
-            self._meta.update(synced_to=None, synced_id=None, complete=False, rebuild=True)
-            self._write_meta()
-            self._seen_change = None
+        if held == count:
+            return False
+        log.warning("keyword index has %d papers, the database %d: rebuilding it", held, count)
+        self._meta.update(synced_to=None, synced_id=None, complete=False, rebuild=True)
+        self._write_meta()
+        self._seen_change = None
+        return True
 
     def start_sync(self) -> threading.Thread:
         """:meth:`sync` in a thread of its own (its errors logged); returns the thread."""
