@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 
 import httpx
@@ -107,6 +108,12 @@ def test_hostile_text_is_escaped_in_results(live: LiveServer) -> None:
         first_seen=datetime(2002, 2, 2),
     )
     live.store.write_batch([IngestRecord(hostile, "test", "t:1", feed_day=date(2002, 2, 2))])
-    html = get(live, "/search", q="zebrafish", mode="keyword").text
+    # The keyword index looks for new papers once a second at most: searchable within it.
+    deadline = time.monotonic() + 5
+    while "Zebrafish</mark>" not in (
+        html := get(live, "/search", q="zebrafish", mode="keyword").text
+    ):
+        assert time.monotonic() < deadline, "the new paper never became searchable"
+        time.sleep(0.2)
     assert "<mark>Zebrafish</mark> &lt;script&gt;" in html
     assert "<script>alert" not in html and "<img src=x" not in html
