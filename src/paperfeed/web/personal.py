@@ -30,7 +30,7 @@ from paperfeed.personal.foryou import Candidate, for_you_candidates
 from paperfeed.personal.library_import import MAX_BYTES, ImportReport, import_library
 from paperfeed.personal.library_import import LibraryError as ImportFileError
 from paperfeed.store import Store
-from paperfeed.store.personal import SavedPaper, Tag
+from paperfeed.store.personal import PersonalStore, SavedPaper, Tag
 
 from . import present
 from .auth import current_user, rate_limit, require_user, safe_next
@@ -192,19 +192,9 @@ def _buttons(request: Request, user: User, bare: str) -> Response:
 def save_form(
     request: Request, arxiv_id: str, save: str = Form("1"), next: str = Form("")
 ) -> Response:
-    user = _reader(request, next or f"/papers/{arxiv_id}")
-    if isinstance(user, Response):
-        return user
-    bare = _paper(request, arxiv_id)
-    rate_limit(request, "save", user)
-    personal = _store(request).personal
     if save == "0":
-        personal.unsave(user.id, bare)
-    else:
-        personal.save(user.id, bare, now=_now(request))
-    if request.headers.get("hx-request") == "true" or wants_json(request):
-        return _buttons(request, user, bare)
-    return _back(next, f"/papers/{bare}")
+        return _mark(request, arxiv_id, next, lambda p, user, paper, _: p.unsave(user, paper))
+    return _mark(request, arxiv_id, next, lambda p, user, paper, now: p.save(user, paper, now=now))
 
 
 @router.post(
@@ -216,19 +206,30 @@ def save_form(
 def not_interested_form(
     request: Request, arxiv_id: str, on: str = Form("1"), next: str = Form("")
 ) -> Response:
-    user = _reader(request, next or f"/papers/{arxiv_id}")
+    if on == "0":
+        return _mark(request, arxiv_id, next, lambda p, user, paper, _: p.undismiss(user, paper))
+    return _mark(
+        request, arxiv_id, next, lambda p, user, paper, now: p.dismiss(user, paper, now=now)
+    )
+
+
+def _mark(
+    request: Request,
+    arxiv_id: str,
+    next_path: str,
+    change: Callable[[PersonalStore, int, str, datetime], object],
+) -> Response:
+    """Save / not interested: ``change`` the reader's mark on a paper; the buttons for HTMX
+    or JSON, else back to where the form was."""
+    user = _reader(request, next_path or f"/papers/{arxiv_id}")
     if isinstance(user, Response):
         return user
     bare = _paper(request, arxiv_id)
     rate_limit(request, "save", user)
-    personal = _store(request).personal
-    if on == "0":
-        personal.undismiss(user.id, bare)
-    else:
-        personal.dismiss(user.id, bare, now=_now(request))
+    change(_store(request).personal, user.id, bare, _now(request))
     if request.headers.get("hx-request") == "true" or wants_json(request):
         return _buttons(request, user, bare)
-    return _back(next, f"/papers/{bare}")
+    return _back(next_path, f"/papers/{bare}")
 
 
 @router.post(
