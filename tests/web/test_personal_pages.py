@@ -15,6 +15,7 @@ import bibtexparser
 import feedparser
 import httpx
 import pytest
+from test_community import Browser
 
 from conftest import LiveServer
 from paperfeed.community.auth import Accounts
@@ -24,29 +25,8 @@ from paperfeed.store import Store, utcnow
 
 PASSWORD = "correct horse battery"
 PAPER, OTHER, THIRD = "2310.06110", "2511.21695", "2511.21697"  # in the demo set
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 EVIL = "<script>alert(1)</script>"
 _names = iter(range(10**6))
-
-
-class Browser:
-    """A cookie-keeping client that sends the page's CSRF token with its forms."""
-
-    def __init__(self, live: LiveServer) -> None:
-        self.http = httpx.Client(base_url=live.url, follow_redirects=False, timeout=30)
-        self.csrf = ""
-
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        response = self.http.get(path, **kwargs)  # type: ignore[arg-type]
-        found = CSRF_RE.search(response.text)
-        if found:
-            self.csrf = found.group(1)
-        return response
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kw: object) -> httpx.Response:
-        if not self.csrf:
-            self.get("/login")
-        return self.http.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,11 @@ nothing else (it is no login).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from paperfeed.community.auth import new_secret, sha256
 from paperfeed.models import InvalidArxivId, split_arxiv_id
 from paperfeed.store import Store
 from paperfeed.store.personal import RULE_KINDS
@@ -125,10 +124,6 @@ def paper_id(store: Store, text: str) -> str:
 # -- private feed tokens -------------------------------------------------------------------
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class NewFeedToken:
     id: int
@@ -138,9 +133,9 @@ class NewFeedToken:
 def create_feed_token(store: Store, user_id: int, name: str, *, now: datetime) -> NewFeedToken:
     """A new private-feed token for the user (the token itself is returned only now)."""
     label = _collapse(name)[:MAX_TOKEN_NAME] or "feed reader"
-    token = FEED_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = FEED_TOKEN_PREFIX + new_secret()
     token_id = store.personal.create_feed_token(
-        user_id, label, token_hash(token), token[: len(FEED_TOKEN_PREFIX) + 6], now=now
+        user_id, label, sha256(token), token[: len(FEED_TOKEN_PREFIX) + 6], now=now
     )
     return NewFeedToken(token_id, token)
 
@@ -149,4 +144,4 @@ def feed_token_user(store: Store, token: str, *, now: datetime) -> int | None:
     """The owner of a live private-feed token, else None (unknown, revoked, banned owner)."""
     if not token.startswith(FEED_TOKEN_PREFIX) or len(token) > 128:
         return None
-    return store.personal.feed_token_user(token_hash(token), now=now)
+    return store.personal.feed_token_user(sha256(token), now=now)

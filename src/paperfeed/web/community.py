@@ -205,19 +205,7 @@ def _settings_data(request: Request, user: User, **extra: Any) -> dict[str, Any]
     tokens = _store(request).community.tokens(user.id)
     return {
         "user": {"username": user.username, "email": user.email, "role": user.role},
-        "tokens": [
-            {
-                "id": t.id,
-                "name": t.name,
-                "prefix": t.prefix,
-                "created_at": t.created_at.isoformat(timespec="minutes"),
-                "last_used_at": t.last_used_at.isoformat(timespec="minutes")
-                if t.last_used_at
-                else None,
-            }
-            for t in tokens
-            if t.revoked_at is None
-        ],
+        "tokens": [present.token_json(t) for t in tokens if t.revoked_at is None],
         "errors": {},
         "message": None,
         "new_token": None,

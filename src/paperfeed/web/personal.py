@@ -542,18 +542,7 @@ def _settings_data(request: Request, user: User, **extra: Any) -> dict[str, Any]
     public = _settings(request).public_url.rstrip("/")
     return {
         "rules": [{"id": r.id, "kind": r.kind, "text": r.text} for r in personal.rules(user.id)],
-        "feeds": [
-            {
-                "id": t.id,
-                "name": t.name,
-                "prefix": t.prefix,
-                "created_at": t.created_at.isoformat(timespec="minutes"),
-                "last_used_at": t.last_used_at.isoformat(timespec="minutes")
-                if t.last_used_at
-                else None,
-            }
-            for t in personal.feed_tokens(user.id)
-        ],
+        "feeds": [present.token_json(t) for t in personal.feed_tokens(user.id)],
         "tags": [_tag_json(t) for t in personal.tags(user.id)],
         "new_feed": None,
         "feed_base": f"{public}/feeds/private/",

@@ -69,6 +69,19 @@ def paper_json(paper: Paper) -> dict[str, Any]:
     }
 
 
+def token_json(token: Any) -> dict[str, Any]:
+    """An API or private-feed token as a settings page lists it (never the token itself)."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(timespec="minutes"),
+        "last_used_at": token.last_used_at.isoformat(timespec="minutes")
+        if token.last_used_at
+        else None,
+    }
+
+
 def tldr(paper: Paper) -> str | None:
     """The paper's TL;DR while it is still a sentence of its abstract (a new version's
     abstract makes it stale until `paperfeed index` runs), else None."""
