@@ -130,9 +130,10 @@ def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> N
     from paperfeed.web import create_app
 
     app = create_app(ctx.settings, ctx.store())
-    # The keyword index, the vectors and the model are made ready while the site already
-    # answers (searches rank with the database until the keyword index is built).
-    threading.Thread(target=_warm_up, args=(app.state.searcher,), daemon=True).start()
+    # The keyword index, the vectors, the model and then the recommender's features are made
+    # ready while the site already answers (searches rank with the database until the
+    # keyword index is built; For you shows its plain candidates until the features are).
+    threading.Thread(target=_warm_up, args=(app.state,), daemon=True).start()
     uvicorn.run(
         app,
         host=host or ctx.settings.host,
@@ -143,11 +144,15 @@ def serve(ctx: Context, host: str | None, port: int | None, log_level: str) -> N
     )
 
 
-def _warm_up(searcher: Any) -> None:
-    try:
-        searcher.warm_up()
-    except Exception:  # the site works without it: the first searches build what they need
-        logging.getLogger("paperfeed").exception("warming up search failed")
+def _warm_up(state: Any) -> None:
+    for name, step in (
+        ("search", state.searcher.warm_up),
+        ("recommendations", state.features.start),
+    ):
+        try:
+            step()
+        except Exception:  # the site works without it: the first requests build what they need
+            logging.getLogger("paperfeed").exception("warming up %s failed", name)
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -1299,7 +1304,7 @@ def digest_preview(ctx: Context, address: str, kind: str | None, html_path: Path
     if period is None or pool is None:
         raise click.ClickException("no papers on the feed yet")
     composed = sender.compose_one(pool, sub, vectors)
-    if composed.count == 0:
+    if composed.count == 0 and not composed.topic_note:
         click.echo(f"nothing for {address} in {period.key}: no paper matches the preferences")
         return
     text, html = render(composed, ctx.settings, sender.links)
@@ -1373,6 +1378,81 @@ def subscribers_remove(ctx: Context, addresses: tuple[str, ...]) -> None:
             failed = True
     if failed:
         sys.exit(1)
+
+
+@subscribers.command("topics")
+@click.argument("address")
+@click.option(
+    "--follow",
+    type=click.IntRange(1),
+    multiple=True,
+    help="Follow topic N of the digest's current day or week (as /topics numbers it); repeat.",
+)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="With --follow: the topics of the day or week (by the digest's frequency) of this day.",
+)
+@click.option("--remove", type=click.IntRange(1), multiple=True, help="Stop following topic ID.")
+@click.option("--clear", is_flag=True, help="Stop following every topic: the full digest again.")
+@pass_context
+def subscribers_topics(
+    ctx: Context,
+    address: str,
+    follow: tuple[int, ...],
+    day: Any,
+    remove: tuple[int, ...],
+    clear: bool,
+) -> None:
+    """The topics ADDRESS's digest keeps (ID, label, where it was chosen); follow or remove
+    some. A followed topic is matched to the nearest topic of each digest's period."""
+    from paperfeed.digest.compose import digest_period
+    from paperfeed.digest.topics import (
+        TOPIC_KIND,
+        TopicChoiceError,
+        chosen_topic,
+        follow_topic,
+        topic_period,
+    )
+    from paperfeed.personal.topics import TopicIndex
+    from paperfeed.rank.feeds import period_of
+    from paperfeed.search.embed import MODEL_NAME
+    from paperfeed.store import utcnow
+
+    store = ctx.store()
+    sub = store.digests.by_email(address)
+    if sub is None:
+        raise click.ClickException(f"{address} is not a subscriber")
+    if clear or remove:
+        mine = {a.id for a in store.digests.topic_anchors([sub.id]).get(sub.id, [])}
+        unknown = sorted(set(remove) - mine)
+        if unknown:
+            raise click.ClickException(f"{address} follows no topic {unknown[0]}: nothing removed")
+        removed = store.digests.unfollow_topics(sub.id, None if clear else remove)
+        click.echo(f"removed {removed} topic(s)")
+    if follow:
+        with _friendly_errors():
+            if day:
+                period = period_of(TOPIC_KIND[sub.frequency], day.date())
+            else:
+                current = digest_period(store, sub.frequency, utcnow().date())
+                if current is None:
+                    raise click.ClickException("no papers on the feed yet: import some first")
+                period = topic_period(current)
+            topic_set = TopicIndex(store, MODEL_NAME).topics(period)
+        try:
+            chosen = [chosen_topic(topic_set, period, number) for number in follow]
+            for topic in chosen:
+                added = follow_topic(store, sub.id, topic_set, period, topic, now=utcnow())
+                state = "now follows" if added else "already follows"
+                click.echo(
+                    f"{address} {state} topic {topic.number} of {period.label}: {topic.label}"
+                )
+        except TopicChoiceError as exc:
+            raise click.ClickException(exc.message) from None
+    for anchor in store.digests.topic_anchors([sub.id]).get(sub.id, []):
+        click.echo(f"{anchor.id}\t{anchor.label}\t(topic {anchor.number} of {anchor.period})")
 
 
 # -- export -------------------------------------------------------------------------------

@@ -169,6 +169,14 @@ SETTINGS: tuple[Setting, ...] = (
         "higher forgets old papers faster (1.5: yesterday's paper needs ~4.5× the votes).",
     ),
     Setting(
+        "for_you_seen_hours",
+        float,
+        "12",
+        "Hours a paper stays in For you and the tags' recommendations after it was first shown "
+        "there (page, API or private feed), so reloads keep the list; then it is not "
+        "recommended again. A paper sent in a digest is not recommended again at all.",
+    ),
+    Setting(
         "vector_exact_max",
         int,
         "50000",
@@ -249,6 +257,7 @@ class Settings:
     signups: str
     rate_limits: str
     trending_gravity: float
+    for_you_seen_hours: float
     vector_exact_max: int
     vector_probes: int
     keyword_engine: str

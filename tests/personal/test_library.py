@@ -217,13 +217,12 @@ def test_for_you_candidates(filled: Store) -> None:
     assert found["2611.00006"].reasons == ["keyword: spin glasses"]
     # Papers with more reasons come first.
     assert next(iter(found)) == "2611.00001"
-    # Not interested and saved papers are never candidates; seen ones go with exclude_seen.
+    # Not interested and saved papers are never candidates; those left out neither.
     personal.dismiss(user.id, "2611.00001", now=NOW)
     personal.save(user.id, "2611.00006", now=NOW)
     ids = [c.paper.arxiv_id for c in for_you_candidates(filled, user.id, now=NOW)]
     assert "2611.00001" not in ids and "2611.00006" not in ids
-    personal.mark_seen(user.id, ids, "digest", now=NOW)
-    assert for_you_candidates(filled, user.id, now=NOW, exclude_seen=True) == []
+    assert for_you_candidates(filled, user.id, now=NOW, leave_out=ids) == []
 
 
 def test_followed_authors_stay_despite_exclude_rules(filled: Store) -> None:

@@ -53,6 +53,34 @@ def test_migrate_twice_is_harmless(store: Store) -> None:
     assert store.schema_revision() == store.head_revision()
 
 
+def test_digest_topics_migration_goes_down_and_up(store: Store) -> None:
+    """0011 (the digests' followed topics) downgrades to 0010 dropping only its table, and
+    upgrades again to the declared schema; a subscriber's other data stays."""
+    import numpy as np
+    from alembic import command
+
+    sub, _ = store.digests.subscribe("ada@example.org", now=datetime(2026, 12, 1), confirmed=True)
+    store.digests.follow_topic(
+        sub.id,
+        label="spin, glass",
+        medoid="2501.00001",
+        period="week:2025-W49",
+        number=1,
+        vector=np.full(384, 384**-0.5, dtype=np.float32),
+        now=datetime(2026, 12, 1),
+    )
+    with store.writing() as conn:
+        command.downgrade(store._alembic_config(conn), "0010")
+    assert store.schema_revision() == "0010"
+    assert "digest_topics" not in sa.inspect(store.engine).get_table_names()
+    assert store.digests.by_email("ada@example.org") is not None
+    store.migrate()
+    assert store.schema_revision() == store.head_revision()
+    assert "digest_topics" in sa.inspect(store.engine).get_table_names()
+    assert store.digests.topic_anchors([sub.id]) == {}
+    test_migrations_build_the_declared_schema(store)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_pragmas(store: Store) -> None:
     with store.engine.connect() as conn:

@@ -110,6 +110,31 @@ def _latest_week(live: LiveServer) -> str:
     return f"{year}-W{week:02d}"
 
 
+def test_daily_and_trending_feeds_of_one_topic(live: LiveServer) -> None:
+    """``?topic=N`` keeps the papers of the /topics page's topic N, as the feed pages do."""
+    day = "2025-12-03"
+    topic = api(live, "/api/v1/topics", period="day", date=day)["topics"][1]
+    feed = atom(live, "/feeds/daily.atom", date=day, topic="2")
+    page = api(live, "/api/v1/feed", date=day, topic="2")
+    assert page["total"] == topic["size"] and page["topic"]["label"] == topic["label"]
+    assert paper_ids(live, feed) == [card["id"] for card in page["papers"]]
+    assert paper_ids(live, feed) != paper_ids(live, atom(live, "/feeds/daily.atom", date=day))
+    assert feed.feed.title.endswith(f" · Topic 2: {topic['label']}")
+    assert feed.feed.id == f"{live.settings.public_url}/feeds/daily.atom?date={day}&topic=2"
+    html_page = get(live, "/", date=day, topic="2").text
+    links = [html.unescape(href) for href in FEED_LINK.findall(html_page)]
+    assert f"/feeds/daily.atom?date={day}&topic=2" in links
+    week = _latest_week(live)
+    trending = atom(live, "/feeds/trending.atom", topic="1")
+    listed = api(live, f"/api/v1/week/{week}", sort="trending", topic="1")
+    assert paper_ids(live, trending) == [card["id"] for card in listed["papers"]]
+    assert len(trending.entries) > 1
+    for path in ("/feeds/daily.atom", "/feeds/trending.atom"):
+        assert error_code(live, path, 400, topic="x") == "bad_topic"
+        assert error_code(live, path, 400, topic="0") == "bad_topic"
+        assert error_code(live, path, 404, topic="16") == "unknown_topic"
+
+
 def test_search_feed_is_the_first_page_of_the_search(live: LiveServer) -> None:
     for params in ({"q": "neural networks"}, {"q": "language models", "sort": "date"}):
         feed = atom(live, "/feeds/search.atom", **params)

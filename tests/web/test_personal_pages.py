@@ -7,8 +7,11 @@ bibtexparser)."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import bibtexparser
@@ -21,6 +24,7 @@ from conftest import LiveServer
 from paperfeed.community.auth import Accounts
 from paperfeed.models import User
 from paperfeed.personal import library as lib
+from paperfeed.search.embed import MODEL_NAME
 from paperfeed.store import Store, utcnow
 
 PASSWORD = "correct horse battery"
@@ -259,6 +263,7 @@ def test_for_you_and_private_feeds(site: LiveServer) -> None:
     for paper_id in (OTHER, THIRD):
         first = site.store.get_paper(paper_id).authors[0]  # type: ignore[union-attr]
         personal.follow(user.id, *lib.check_author(first), now=utcnow())
+    features_ready(site)  # the list below is ranked (the tag saves a paper) from the start
     page = browser.get("/for-you")
     assert f"/papers/{OTHER}" in page.text and f"/papers/{THIRD}" in page.text
     assert "followed author: " in page.text and "<strong>new</strong>" in page.text
@@ -280,8 +285,10 @@ def test_for_you_and_private_feeds(site: LiveServer) -> None:
     entries = [e.id.removeprefix("https://arxiv.org/abs/")[:10] for e in for_you.entries]
     assert THIRD in entries and OTHER not in entries  # not interested: never
     candidates = httpx.get(f"{base}/for-you.json").json()["papers"]
-    assert [p["id"] for p in candidates] == entries
-    assert all(p["reasons"][0].startswith("followed author: ") for p in candidates)
+    assert [p["id"] for p in candidates] == entries  # a second read: the same list
+    followed = [p for p in candidates if p["followed_authors"]]
+    assert candidates[: len(followed)] == followed and THIRD in {p["id"] for p in followed}
+    assert all(p["reasons"][0].startswith("followed author: ") for p in followed)
     assert f"/papers/{OTHER}" not in browser.get("/for-you").text
     # Unknown, revoked or mistyped tokens, and formats: a 404 like any missing page.
     personal.revoke_feed_token(user.id, made.id, now=utcnow())
@@ -293,6 +300,136 @@ def test_for_you_and_private_feeds(site: LiveServer) -> None:
     ):
         assert httpx.get(path).status_code == 404, path
     assert made.token not in str(personal.feed_tokens(user.id))
+
+
+def features_ready(site: LiveServer) -> None:
+    """Wait for the recommender's features (a build starts at the first need of them)."""
+    features = site.app.state.features
+    features.get()
+    assert features.wait(60) is not None
+
+
+def site_now(site: LiveServer) -> datetime:
+    now: datetime = site.app.state.clock()
+    return now.astimezone(UTC).replace(tzinfo=None)
+
+
+def older_papers_about(site: LiveServer, word: str, count: int) -> list[str]:
+    """``count`` demo papers mentioning ``word``, from before For you's 30 days."""
+    found = site.store.search.embedded_papers(MODEL_NAME)
+    since = site_now(site) - timedelta(days=30)
+    papers = site.store.search.papers(found.ids)
+    old = [
+        pid
+        for pid, p in sorted(papers.items())
+        if word in f"{p.title} {p.abstract}".lower()
+        and (p.published or p.first_seen or since) < since
+    ]
+    return old[:count]
+
+
+def about(site: LiveServer, ids: list[str], word: str) -> int:
+    """How many of ``ids`` mention ``word``."""
+    papers = site.store.search.papers(ids)
+    return sum(word in f"{p.title} {p.abstract}".lower() for p in papers.values())
+
+
+def test_for_you_is_ranked_by_the_model_and_says_why(site: LiveServer) -> None:
+    """A reader who saved robotics papers: For you, its JSON twin and the private feeds
+    list robotics papers, each "similar to <a saved paper> you saved"."""
+    user, browser = reader(site)
+    saved = older_papers_about(site, "robot", 6)
+    for paper_id in saved:
+        assert browser.post(f"/papers/{paper_id}/save", {"save": "1"}).status_code == 303
+    features_ready(site)
+    page = browser.get("/for-you")
+    assert page.status_code == 200 and page.text.count(" you saved</p>") == 50
+    assert "being prepared" not in page.text
+    data = api_client(site, user).get("/api/v1/me/for-you").json()
+    assert (data["status"], data["profile"], data["features"]) == ("ranked", 6, "ready")
+    listed = [p["id"] for p in data["papers"]]
+    assert len(listed) == 50 and about(site, listed[:10], "robot") >= 8
+    titles = site.store.search.titles(saved)
+    for card in data["papers"]:
+        assert card["similar_to"]["id"] in saved and card["new"] is False  # the page showed it
+        assert card["explanation"] == f"similar to {titles[card['similar_to']['id']]} you saved"
+        assert card["reasons"] == [card["explanation"]]
+    scores = [card["score"] for card in data["papers"]]
+    assert scores == sorted(scores, reverse=True)
+    made = lib.create_feed_token(site.store, user.id, "reader", now=utcnow())
+    base = f"{site.url}/feeds/private/{made.token}"
+    feed = feedparser.parse(httpx.get(f"{base}/for-you.atom").content)
+    assert feed.bozo == 0
+    assert [e.id.removeprefix("https://arxiv.org/abs/")[:10] for e in feed.entries] == listed
+    assert all(e.summary.startswith("Why: similar to ") for e in feed.entries)
+    as_json = httpx.get(f"{base}/for-you.json").json()["papers"]
+    assert [(p["id"], p["explanation"]) for p in as_json] == [
+        (p["id"], p["explanation"]) for p in data["papers"]
+    ]
+
+
+def test_for_you_answers_while_the_features_are_built(site: LiveServer) -> None:
+    """Before the first build is done, For you shows the followed authors' papers at once,
+    says recommendations are being prepared, and is ranked once they are."""
+    from paperfeed.personal.features import FeatureCache, build_features
+
+    user, browser = reader(site)
+    name = site.store.get_paper(OTHER).authors[0]  # type: ignore[union-attr]
+    site.store.personal.follow(user.id, *lib.check_author(name), now=utcnow())
+    for paper_id in older_papers_about(site, "medical", 5):
+        site.store.personal.save(user.id, paper_id, now=utcnow())
+    release = threading.Event()
+
+    def held(store: Store, model: str) -> Any:
+        release.wait(60)
+        return build_features(store, model)
+
+    original, held_features = site.app.state.features, FeatureCache(site.store, build=held)
+    site.app.state.features = held_features
+    try:
+        started = time.monotonic()
+        page = browser.get("/for-you")
+        assert page.status_code == 200 and time.monotonic() - started < 10
+        assert "Recommendations are being prepared" in page.text
+        assert f"/papers/{OTHER}" in page.text
+        api = api_client(site, user)
+        waiting = api.get("/api/v1/me/for-you").json()
+        assert (waiting["status"], waiting["features"]) == ("no_features", "building")
+        assert waiting["papers"] and all(p["followed_authors"] for p in waiting["papers"])
+        assert all(p["explanation"] is None for p in waiting["papers"])
+        release.set()
+        assert held_features.wait(60) is not None
+        ranked = api.get("/api/v1/me/for-you").json()
+        assert ranked["status"] == "ranked" and len(ranked["papers"]) > len(waiting["papers"])
+        assert ranked["papers"][0]["followed_authors"] == [name]
+    finally:
+        release.set()
+        site.app.state.features = original
+
+
+def test_a_tag_page_recommends_papers_like_its_own(site: LiveServer) -> None:
+    user, browser = reader(site)
+    tagged = older_papers_about(site, "robot", 5)
+    for paper_id in tagged:
+        browser.post(f"/papers/{paper_id}/tags", {"tag": "Robots"})
+    features_ready(site)
+    page = browser.get("/library/tags/robots")
+    assert "Recommended for this tag" in page.text and page.text.count(" you saved</p>") == 10
+    data = browser.http.get("/api/v1/me/library?tag=Robots").json()["recommended"]
+    assert (data["status"], data["profile"]) == ("ranked", 5)
+    listed = [p["id"] for p in data["papers"]]
+    assert len(listed) == 10 and about(site, listed, "robot") >= 8
+    assert all(p["similar_to"]["id"] in tagged and p["explanation"] for p in data["papers"])
+    assert site.store.personal.seen_ids(user.id, via="web") >= set(listed)  # shown
+    made = lib.create_feed_token(site.store, user.id, "reader", now=utcnow())
+    base = f"{site.url}/feeds/private/{made.token}/tags"
+    feed = feedparser.parse(httpx.get(f"{base}/Robots/recommended.atom").content)
+    assert feed.bozo == 0 and feed.feed.title.endswith("like Robots")
+    assert [e.id.removeprefix("https://arxiv.org/abs/")[:10] for e in feed.entries] == listed
+    assert all(e.summary.startswith("Why: similar to ") for e in feed.entries)
+    as_json = httpx.get(f"{base}/robots/recommended.json").json()
+    assert [p["id"] for p in as_json["papers"]] == listed
+    assert httpx.get(f"{base}/nothing/recommended.atom").status_code == 404
 
 
 def test_settings_page_creates_and_revokes_feed_addresses(site: LiveServer) -> None:

@@ -4,16 +4,18 @@ A daily digest covers the latest feed day; a weekly one the latest ISO week that
 (the week of the latest feed day, or the one before while that week is still running). The
 period's papers are loaded once (:class:`Pool`) and each subscriber's digest is cut from it:
 the top papers by upvotes, then the trending ones not already shown, then, for a
-"personalized" subscriber with upvotes, the papers of the period nearest to what they
-upvoted (cosine to the mean of their upvoted papers' embeddings). Categories and keywords
+"personalized" subscriber who upvoted or saved papers, the period's papers in the order of
+the site's recommender (``paperfeed.personal.recommend``: the model "For you" uses), or,
+without its features, nearest to the mean embedding of those papers. Categories and keywords
 filter all three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +24,9 @@ from paperfeed.rank.feeds import period_of
 from paperfeed.rank.trending import Trending, age_hours, feed_now
 from paperfeed.search.embed import MODEL_NAME
 from paperfeed.store import Store
+
+if TYPE_CHECKING:
+    from .topics import TopicFilter
 
 FOR_YOU = 5  # personalized picks at most
 
@@ -69,6 +74,7 @@ class Pool:
     trending: list[str]  # highest trending score first
     ids: list[str] = field(default_factory=list)  # rows of ``matrix``
     matrix: np.ndarray | None = None  # embeddings of ``ids`` (L2-normalised)
+    topics: TopicFilter | None = None  # a pool cut to a subscriber's followed topics
 
     @classmethod
     def load(cls, store: Store, period: DigestPeriod, *, now: datetime, gravity: float) -> Pool:
@@ -91,6 +97,14 @@ class Pool:
     def empty(self) -> bool:
         return not self.papers
 
+    def only(self, topics: TopicFilter) -> Pool:
+        """The pool whose top and trending orders keep only the papers of ``topics``; the
+        rest (every paper, the embeddings "for you" ranks) stays whole."""
+        keep = topics.papers
+        top = [pid for pid in self.top if pid in keep]
+        trending = [pid for pid in self.trending if pid in keep]
+        return replace(self, top=top, trending=trending, topics=topics)
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -99,10 +113,16 @@ class Digest:
     top: list[Paper]
     trending: list[Paper]
     for_you: list[Paper]
+    topics: TopicFilter | None = None  # the followed topics, matched to this period's
 
     @property
     def count(self) -> int:
         return len(self.top) + len(self.trending) + len(self.for_you)
+
+    @property
+    def topic_note(self) -> bool:
+        """None of the subscriber's topics came up: the mail says so, even without papers."""
+        return self.topics is not None and self.topics.nothing_matched
 
 
 def _wanted(paper: Paper, sub: Subscriber) -> bool:
@@ -123,11 +143,13 @@ def compose(
     sub: Subscriber,
     upvoted: np.ndarray | None = None,
     known: Collection[str] = (),
+    recommended: Sequence[str] | None = None,
 ) -> Digest:
     """``sub``'s digest of ``pool``; ``upvoted`` holds the embeddings of what they upvoted
     or saved, ``known`` the papers their "for you" section leaves out (already shown to
     them on the site or in a digest, or marked not interested: nothing is recommended
-    twice).
+    twice), ``recommended`` the period's papers in the recommender's order for them (None:
+    ranked by similarity to the mean of ``upvoted`` instead).
 
     Filters are checked lazily, only until each section is full: a subscriber without
     filters costs a few list slices, whatever the size of the period.
@@ -156,11 +178,8 @@ def compose(
     trending = first(pool.trending, max(3, sub.top_n // 2), shown)
     shown.update(trending)
     for_you: list[str] = []
-    if sub.personalized and upvoted is not None and len(upvoted) and pool.matrix is not None:
-        centre = upvoted.mean(axis=0)
-        centre /= np.linalg.norm(centre) or 1.0
-        similarity = pool.matrix @ centre
-        ranked = (pool.ids[int(row)] for row in np.argsort(-similarity))
+    if sub.personalized:
+        ranked = recommended if recommended is not None else _nearest(pool, upvoted)
         for_you = first(ranked, FOR_YOU, shown | set(known))
     return Digest(
         sub,
@@ -168,7 +187,18 @@ def compose(
         [papers[p] for p in top],
         [papers[p] for p in trending],
         [papers[p] for p in for_you],
+        pool.topics,
     )
+
+
+def _nearest(pool: Pool, upvoted: np.ndarray | None) -> Iterable[str]:
+    """The pool's papers nearest to the mean of ``upvoted`` (embeddings) first."""
+    if upvoted is None or not len(upvoted) or pool.matrix is None:
+        return []
+    centre = upvoted.mean(axis=0)
+    centre /= np.linalg.norm(centre) or 1.0
+    similarity = pool.matrix @ centre
+    return (pool.ids[int(row)] for row in np.argsort(-similarity))
 
 
 def period_now(now: datetime) -> date:

@@ -17,6 +17,7 @@ from paperfeed.text import shorten
 
 from .compose import Digest
 from .links import DigestLinks
+from .topics import topic_period
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -66,12 +67,31 @@ def context(digest: Digest, settings: Settings, links: DigestLinks) -> dict[str,
     return {
         "site_name": settings.site_name,
         "heading": f"Papers of {digest.period.title}",
+        "topics": _topics(digest, base),
         "sections": sections,
         "frequency": digest.period.kind,
         "email": sub.email,
         "public_url": base,
         "preferences_url": links.preferences_url(sub),
         "unsubscribe_url": links.unsubscribe_url(sub),
+    }
+
+
+def _topics(digest: Digest, base: str) -> dict[str, Any] | None:
+    """What the mail says about the subscriber's followed topics (None: follows none)."""
+    if digest.topics is None:
+        return None
+    period = topic_period(digest.period)
+    return {
+        "matched": [
+            {"label": m.topic.label, "followed": m.anchor.label}
+            for m in digest.topics.matches
+            if m.topic is not None
+        ],
+        "missed": [m.anchor.label for m in digest.topics.missed],
+        "note": digest.topic_note,
+        "unit": period.kind,
+        "url": f"{base}/topics?period={period.kind}&date={period.start.isoformat()}",
     }
 
 
@@ -83,6 +103,12 @@ def render(digest: Digest, settings: Settings, links: DigestLinks) -> tuple[str,
     )
 
 
+def _subject(digest: Digest, site_name: str) -> str:
+    if digest.count == 0:  # only a note: none of the followed topics came up
+        return f"{site_name}: none of your topics in {digest.period.title}"
+    return f"{site_name}: {digest.count} papers of {digest.period.title}"
+
+
 def digest_message(digest: Digest, settings: Settings, links: DigestLinks) -> EmailMessage:
     text, html = render(digest, settings, links)
     host = urlsplit(settings.public_url).hostname or "localhost"
@@ -90,7 +116,7 @@ def digest_message(digest: Digest, settings: Settings, links: DigestLinks) -> Em
     return new_message(
         sender=settings.mail_from,
         to=sub.email,
-        subject=f"{settings.site_name}: {digest.count} papers of {digest.period.title}",
+        subject=_subject(digest, settings.site_name),
         text=text,
         html=html,
         message_id=message_id(digest, settings.mail_from),

@@ -20,6 +20,9 @@ import numpy as np
 
 from paperfeed.mail import Mailer, MailError, PermanentMailError, send_with_retry
 from paperfeed.models import Subscriber
+from paperfeed.personal.features import FeatureCache
+from paperfeed.personal.recommend import CorpusFeatures, Recommender
+from paperfeed.personal.topics import TopicIndex
 from paperfeed.search.embed import MODEL_NAME
 from paperfeed.settings import Settings
 from paperfeed.store import Store, utcnow
@@ -27,6 +30,7 @@ from paperfeed.store import Store, utcnow
 from .compose import Digest, DigestPeriod, Pool, compose, digest_period
 from .links import DigestLinks
 from .render import digest_message
+from .topics import TopicFilter, topic_filters
 
 BOUNCE_THRESHOLD = 3
 
@@ -40,6 +44,7 @@ class SendSummary:
     bounced: int = 0  # permanent failures this run
     gone: int = 0  # unsubscribed or deleted while the run went on
     would_send: int = 0  # --dry-run
+    topic_notes: int = 0  # sent (or would be) saying none of the followed topics came up
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early
 
@@ -55,23 +60,25 @@ class SendSummary:
         ]
         if self.would_send:
             parts.append(f"would send {self.would_send}")
+        if self.topic_notes:
+            parts.append(f"no followed topic came up {self.topic_notes} (a note instead)")
         if self.stopped:
             parts.append(f"stopped: {self.stopped}")
         return ", ".join(parts)
 
 
+def _personalized(subs: list[Subscriber]) -> list[int]:
+    return [s.user_id for s in subs if s.personalized and s.user_id is not None]
+
+
 def upvoted_vectors(store: Store, subs: list[Subscriber]) -> dict[int, np.ndarray]:
     """For each personalized subscriber's account, the mean embedding of what it upvoted or
     saved (one row: memory grows with readers, not with their votes)."""
-    users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
-    votes = store.digests.upvoted_by(users)
-    for user_id, saved in store.personal.saved_by(users).items():
-        if saved:
-            votes[user_id] = sorted(set(votes.get(user_id, [])) | saved)
-    vectors = store.digests.vectors((pid for ids in votes.values() for pid in ids), MODEL_NAME)
+    liked = store.personal.liked_by(_personalized(subs))
+    vectors = store.digests.vectors((pid for ids in liked.values() for pid in ids), MODEL_NAME)
     found = {}
-    for user_id, ids in votes.items():
-        rows = [vectors[pid] for pid in ids if pid in vectors]
+    for user_id, ids in liked.items():
+        rows = [vectors[pid] for pid in sorted(ids) if pid in vectors]
         if rows:
             found[user_id] = np.mean(rows, axis=0, keepdims=True)
     return found
@@ -92,13 +99,24 @@ class DigestSender:
         *,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Any] | None = None,
+        features: Callable[[], CorpusFeatures | None] | None = None,
+        topic_index: TopicIndex | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.links = links
         self.clock = clock  # naive UTC
         self.sleep = sleep
+        # The recommender's corpus features: built here, once per run, when a personalized
+        # subscriber has saved or upvoted something (a batch job may take the time).
+        self.features = features or FeatureCache(store).build_now
         self._known: dict[int, set[str]] = {}  # per account: shown or not interested
+        self._liked: dict[int, set[str]] = {}  # per account: saved or upvoted
+        self._dismissed: dict[int, set[str]] = {}  # per account: not interested
+        self._corpus: CorpusFeatures | None = None
+        # The period's topics, clustered once a run when a subscriber follows topics.
+        self.topic_index = topic_index or TopicIndex(store, MODEL_NAME)
+        self._topics: dict[int, TopicFilter] = {}  # per subscriber who follows topics
 
     def digests(
         self, kind: str, subs: list[Subscriber] | None = None
@@ -114,15 +132,40 @@ class DigestSender:
             gravity=self.settings.trending_gravity,
         )
         subs = self.store.digests.receiving(kind) if subs is None else subs
-        users = [s.user_id for s in subs if s.personalized and s.user_id is not None]
-        self._known = self.store.personal.shown_or_dismissed(users)
+        users = _personalized(subs)
+        personal = self.store.personal
+        self._known = personal.shown_or_dismissed(users)
+        self._liked = personal.liked_by(users)
+        self._dismissed = personal.dismissed_by(users)
+        self._corpus = self.features() if any(self._liked.values()) else None
+        self._topics = topic_filters(self.store, self.topic_index, period, subs)
         return period, pool, subs, upvoted_vectors(self.store, subs)
 
     def compose_one(self, pool: Pool, sub: Subscriber, vectors: dict[int, np.ndarray]) -> Digest:
+        topics = self._topics.get(sub.id)
+        if topics is not None:  # only the followed topics' papers ("for you" stays whole)
+            pool = pool.only(topics)
         if sub.user_id is None:
             return compose(pool, sub)
         known = self._known.get(sub.user_id, set())
-        return compose(pool, sub, vectors.get(sub.user_id), known)
+        upvoted = vectors.get(sub.user_id)  # None: no personalization for this digest
+        recommended = None if upvoted is None else self._recommended(pool, sub.user_id, known)
+        return compose(pool, sub, upvoted, known, recommended)
+
+    def _recommended(self, pool: Pool, user_id: int, known: set[str]) -> list[str] | None:
+        """The period's papers in the recommender's order for the account (those it knows,
+        but ``known`` ones), or None without features or anything saved or upvoted."""
+        liked = self._liked.get(user_id)
+        if self._corpus is None or not liked:
+            return None
+        picks = Recommender(self._corpus).recommend(
+            liked,
+            self._dismissed.get(user_id, set()),
+            seen=known,
+            candidates=pool.papers,
+            limit=len(pool.papers),
+        )
+        return [pick.arxiv_id for pick in picks] or None
 
     def send(
         self,
@@ -164,13 +207,14 @@ class DigestSender:
         assert summary.period is not None
         key, digests = summary.period.key, self.store.digests
         digest = self.compose_one(pool, sub, vectors)
-        if digest.count == 0:
+        if digest.count == 0 and not digest.topic_note:
             if not dry_run:
                 digests.log(sub.id, key, "empty", now=self.clock())
             summary.empty += 1
             return
         if dry_run:
             summary.would_send += 1
+            summary.topic_notes += digest.topic_note
             return
         if not digests.still_confirmed(sub.id):
             summary.gone += 1
@@ -198,6 +242,7 @@ class DigestSender:
             papers=digest.count,
         )
         summary.sent += 1
+        summary.topic_notes += digest.topic_note
         if not logged:
             summary.gone += 1  # deleted while its mail was on the way
         if sub.user_id is not None and digest.for_you:

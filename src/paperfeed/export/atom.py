@@ -11,7 +11,7 @@ as plain text, so markup in it stays text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,10 +69,17 @@ def _updated(paper: Paper, now: datetime) -> datetime:
 
 
 def atom_feed(
-    info: FeedInfo, papers: Sequence[Paper], *, public_url: str, site_name: str, now: datetime
+    info: FeedInfo,
+    papers: Sequence[Paper],
+    *,
+    public_url: str,
+    site_name: str,
+    now: datetime,
+    notes: Mapping[str, str] | None = None,
 ) -> bytes:
     """The feed as UTF-8 XML, entries in the order of ``papers``. ``now`` dates an empty
-    feed (otherwise it is as recent as its newest entry)."""
+    feed (otherwise it is as recent as its newest entry). ``notes`` (by arXiv id) open the
+    summaries of their papers: why a paper is in a list of recommendations."""
     base = public_url.rstrip("/")
     feed = FeedGenerator()
     feed.id(info.self_url)
@@ -85,12 +92,14 @@ def atom_feed(
     feed.language("en")
     feed.updated(max((_updated(p, now) for p in papers), default=_utc(now)))
     for paper in papers:
-        _add_entry(feed, paper, base, now)
+        _add_entry(feed, paper, base, now, (notes or {}).get(paper.arxiv_id))
     xml: bytes = feed.atom_str(pretty=True, encoding="UTF-8")
     return xml
 
 
-def _add_entry(feed: FeedGenerator, paper: Paper, base: str, now: datetime) -> None:
+def _add_entry(
+    feed: FeedGenerator, paper: Paper, base: str, now: datetime, note: str | None
+) -> None:
     entry = feed.add_entry(_Entry(), order="append")
     entry.id(entry_id(paper))
     entry.title(_text(" ".join(paper.title.split())) or paper.arxiv_id)
@@ -103,6 +112,7 @@ def _add_entry(feed: FeedGenerator, paper: Paper, base: str, now: datetime) -> N
     entry.link(href=f"{base}/papers/{paper.arxiv_id}", rel="alternate", type="text/html")
     entry.link(href=paper.abs_url, rel="related", type="text/html", title="arXiv")
     entry.link(href=paper.pdf_url, rel="related", type="application/pdf", title="PDF")
-    entry.summary(_text(paper.abstract), type="text")
+    summary = f"{note}\n\n{paper.abstract}" if note else paper.abstract
+    entry.summary(_text(summary), type="text")
     for category in paper.categories or []:
         entry.category(term=_text(category), scheme=ARXIV_SCHEME)

@@ -116,9 +116,19 @@ class TopicSet:
     sample: int = 0
     points: list[MapPoint] = field(default_factory=list)
     seconds: float = 0.0
+    # Row n - 1 is topic n's centroid: the normalised mean of its papers' unit vectors (what
+    # a digest's followed topic is matched by, see digest/topics.py).
+    centroids: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0), np.float32), compare=False, repr=False
+    )
 
     def topic(self, number: int) -> Topic | None:
         return self.topics[number - 1] if 1 <= number <= len(self.topics) else None
+
+    def centroid(self, number: int) -> np.ndarray:
+        """Topic ``number``'s centroid (a unit vector)."""
+        row: np.ndarray = self.centroids[number - 1]
+        return row
 
 
 # -- clustering ---------------------------------------------------------------------------
@@ -379,9 +389,11 @@ def find_topics(
     order = sorted(range(k_found), key=lambda t: (-sizes[t], ids[medoids[t]]))
     numbers = np.empty(k_found, dtype=np.int64)
     topics = []
+    centroids = []
     for number, cluster_index in enumerate(order, start=1):
         numbers[cluster_index] = number
         rows = np.flatnonzero(clustering.labels == cluster_index)
+        centroids.append(unit[rows].mean(axis=0))
         medoid = medoids[cluster_index]
         closeness = unit[rows] @ unit[medoid]
         closeness[rows == medoid] = np.inf  # first even if another paper has the same vector
@@ -396,6 +408,7 @@ def find_topics(
         clustering.k_by,
         clustering.sample,
         map_points(unit, clustering, numbers, seed),
+        centroids=unit_rows(np.stack(centroids)),
     )
 
 

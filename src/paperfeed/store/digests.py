@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,31 @@ import sqlalchemy as sa
 
 from paperfeed.models import Subscriber
 
-from .schema import digest_sends, paper_embeddings, subscribers, upvotes
+from .schema import digest_sends, digest_topics, paper_embeddings, subscribers, upvotes
 
 if TYPE_CHECKING:
     from .store import Store
+
+
+MAX_TOPICS = 10  # topics a subscriber follows at most
+
+
+@dataclass(frozen=True)
+class TopicAnchor:
+    """A topic a subscriber follows: the centroid of its papers when it was chosen, with the
+    label, medoid and period it had then (topic numbers do not outlive a clustering)."""
+
+    id: int
+    subscriber_id: int
+    label: str
+    medoid: str
+    period: str  # the clustering it was chosen from: "week:2025-W49"
+    number: int  # its number there
+    vector: np.ndarray = field(compare=False, repr=False)  # unit length
+
+
+class TooManyTopics(ValueError):
+    """A subscriber already follows ``MAX_TOPICS`` topics."""
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -242,6 +264,83 @@ class DigestStore:
             query = query.where(digest_sends.c.period == period)
         with self.store.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- followed topics ------------------------------------------------------------------
+
+    def topic_anchors(self, subscriber_ids: Iterable[int]) -> dict[int, list[TopicAnchor]]:
+        """The topics each of ``subscriber_ids`` follows, oldest first (subscribers who follow
+        none are left out). One query per 1,000 subscribers."""
+        wanted = sorted(set(subscriber_ids))
+        found: dict[int, list[TopicAnchor]] = {}
+        t = digest_topics
+        with self.store.reading() as conn:
+            for start in range(0, len(wanted), 1000):
+                rows = conn.execute(
+                    sa.select(t)
+                    .where(t.c.subscriber_id.in_(wanted[start : start + 1000]))
+                    .order_by(t.c.subscriber_id, t.c.id)
+                )
+                for row in rows:
+                    found.setdefault(row.subscriber_id, []).append(
+                        TopicAnchor(
+                            id=row.id,
+                            subscriber_id=row.subscriber_id,
+                            label=row.label,
+                            medoid=row.medoid_id,
+                            period=row.period,
+                            number=row.topic_number,
+                            vector=np.asarray(row.vector, dtype=np.float32),
+                        )
+                    )
+        return found
+
+    def follow_topic(
+        self,
+        subscriber_id: int,
+        *,
+        label: str,
+        medoid: str,
+        period: str,
+        number: int,
+        vector: np.ndarray,
+        now: datetime,
+    ) -> bool:
+        """Store a followed topic; False when one with the same medoid paper is followed
+        already (nothing changes). Raises :class:`TooManyTopics` past ``MAX_TOPICS``."""
+        t = digest_topics
+        with self.store.writing() as conn:
+            rows = conn.execute(
+                sa.select(t.c.medoid_id).where(t.c.subscriber_id == subscriber_id)
+            ).scalars()
+            followed = set(rows)
+            if medoid in followed:
+                return False
+            if len(followed) >= MAX_TOPICS:
+                raise TooManyTopics(f"a digest follows {MAX_TOPICS} topics at most")
+            added = conn.execute(
+                self.store._insert(t)
+                .values(
+                    subscriber_id=subscriber_id,
+                    label=label,
+                    medoid_id=medoid,
+                    period=period,
+                    topic_number=number,
+                    vector=np.asarray(vector, dtype=np.float32),
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()  # the same topic chosen twice at once
+            )
+        return bool(added.rowcount)
+
+    def unfollow_topics(self, subscriber_id: int, anchor_ids: Iterable[int] | None = None) -> int:
+        """Stop following ``anchor_ids`` (every topic when None); how many were removed.
+        Ids of another subscriber's topics are ignored."""
+        t = digest_topics
+        query = t.delete().where(t.c.subscriber_id == subscriber_id)
+        if anchor_ids is not None:
+            query = query.where(t.c.id.in_(list(anchor_ids)))
+        with self.store.writing() as conn:
+            return int(conn.execute(query).rowcount or 0)
 
     # -- personalization ------------------------------------------------------------------
 

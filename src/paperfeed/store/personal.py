@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from paperfeed.models import Paper
 
 from .schema import (
+    feed_entries,
     feed_tokens,
     followed_authors,
     keyword_rules,
@@ -30,6 +31,7 @@ from .schema import (
     saved_papers,
     seen_papers,
     tags,
+    upvotes,
     users,
 )
 
@@ -93,6 +95,10 @@ class PaperMarks:
 
 def _visible() -> Any:
     return papers.c.hidden_at.is_(None)
+
+
+def _published() -> Any:
+    return sa.func.coalesce(papers.c.published, papers.c.first_seen)
 
 
 class PersonalStore:
@@ -195,6 +201,18 @@ class PersonalStore:
         )
         with self.store.reading() as conn:
             return [Tag(r.name, r.key, r.n) for r in conn.execute(query)]
+
+    def tagged_ids(self, user_id: int, key: str) -> set[str]:
+        """The visible papers carrying one of the reader's tags (a tag's recommendations
+        start from them)."""
+        query = (
+            sa.select(paper_tags.c.paper_id)
+            .join(tags, tags.c.id == paper_tags.c.tag_id)
+            .join(papers, papers.c.arxiv_id == paper_tags.c.paper_id)
+            .where(tags.c.user_id == user_id, tags.c.key == key, _visible())
+        )
+        with self.store.reading() as conn:
+            return set(conn.execute(query).scalars())
 
     def tag(self, user_id: int, key: str) -> Tag | None:
         found = [t for t in self.tags(user_id) if t.key == key]
@@ -344,26 +362,40 @@ class PersonalStore:
         condition = self.store.search._contains_text(phrase)
         return self._recent(user_id, condition, since=since, limit=limit)
 
+    def recent_ids(self, user_id: int, *, since: datetime) -> set[str]:
+        """Every visible paper published since ``since`` and on the feed since then that
+        ``user_id`` neither saved nor turned down: the papers "For you" recommends from.
+        One query; the feed's day index finds them (the publication date alone would read
+        every paper: 90 ms against 20 at 75k papers on SQLite)."""
+        featured = sa.select(feed_entries.c.paper_id).where(feed_entries.c.day >= since.date())
+        query = sa.select(papers.c.arxiv_id).where(
+            papers.c.arxiv_id.in_(featured), *self._recent_for(user_id, since)
+        )
+        with self.store.reading() as conn:
+            return set(conn.execute(query).scalars())
+
     def _recent(self, user_id: int, condition: Any, *, since: datetime, limit: int) -> list[Paper]:
         from .store import _paper_from_row
 
-        published = sa.func.coalesce(papers.c.published, papers.c.first_seen)
-        saved = sa.select(saved_papers.c.paper_id).where(saved_papers.c.user_id == user_id)
-        dismissed = sa.select(paper_feedback.c.paper_id).where(paper_feedback.c.user_id == user_id)
         query = (
             sa.select(papers)
-            .where(
-                condition,
-                _visible(),
-                published >= since,
-                papers.c.arxiv_id.not_in(saved),
-                papers.c.arxiv_id.not_in(dismissed),
-            )
-            .order_by(published.desc(), papers.c.arxiv_id.desc())
+            .where(condition, *self._recent_for(user_id, since))
+            .order_by(_published().desc(), papers.c.arxiv_id.desc())
             .limit(limit)
         )
         with self.store.reading() as conn:
             return [_paper_from_row(r) for r in conn.execute(query)]
+
+    @staticmethod
+    def _recent_for(user_id: int, since: datetime) -> list[Any]:
+        saved = sa.select(saved_papers.c.paper_id).where(saved_papers.c.user_id == user_id)
+        dismissed = sa.select(paper_feedback.c.paper_id).where(paper_feedback.c.user_id == user_id)
+        return [
+            _visible(),
+            _published() >= since,
+            papers.c.arxiv_id.not_in(saved),
+            papers.c.arxiv_id.not_in(dismissed),
+        ]
 
     def library_authors(self, user_id: int) -> list[list[str]]:
         """The author lists of the reader's saved papers (to suggest authors to follow)."""
@@ -399,11 +431,7 @@ class PersonalStore:
 
     def dismissed_ids(self, user_id: int) -> set[str]:
         """Every paper the reader is not interested in (the recommender's negatives)."""
-        query = sa.select(paper_feedback.c.paper_id).where(
-            paper_feedback.c.user_id == user_id, paper_feedback.c.kind == NOT_INTERESTED
-        )
-        with self.store.reading() as conn:
-            return set(conn.execute(query).scalars())
+        return self.dismissed_by([user_id])[user_id]
 
     def saved_ids(self, user_id: int) -> set[str]:
         """Every paper in the reader's library (the recommender's positives)."""
@@ -440,13 +468,39 @@ class PersonalStore:
         with self.store.reading() as conn:
             return set(conn.execute(query).scalars())
 
-    def saved_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
-        """The library of each of ``user_ids`` (one query)."""
+    def seen_times(self, user_id: int) -> dict[str, tuple[datetime, str]]:
+        """{paper: (when it was first shown to the reader, where: web or digest)}."""
+        query = sa.select(
+            seen_papers.c.paper_id, seen_papers.c.first_seen_at, seen_papers.c.via
+        ).where(seen_papers.c.user_id == user_id)
+        with self.store.reading() as conn:
+            return {pid: (at, via) for pid, at, via in conn.execute(query)}
+
+    def liked_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
+        """For each of ``user_ids``: the papers they saved or upvoted, what recommendations
+        start from (one query)."""
         found: dict[int, set[str]] = {uid: set() for uid in user_ids}
         if not user_ids:
             return found
-        query = sa.select(saved_papers.c.user_id, saved_papers.c.paper_id).where(
-            saved_papers.c.user_id.in_(list(found))
+        wanted = list(found)
+        saved = sa.select(saved_papers.c.user_id, saved_papers.c.paper_id).where(
+            saved_papers.c.user_id.in_(wanted)
+        )
+        voted = sa.select(upvotes.c.user_id, upvotes.c.paper_id).where(
+            upvotes.c.user_id.in_(wanted)
+        )
+        with self.store.reading() as conn:
+            for user_id, paper_id in conn.execute(sa.union(saved, voted)):
+                found[user_id].add(paper_id)
+        return found
+
+    def dismissed_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
+        """For each of ``user_ids``: the papers they are not interested in (one query)."""
+        found: dict[int, set[str]] = {uid: set() for uid in user_ids}
+        if not user_ids:
+            return found
+        query = sa.select(paper_feedback.c.user_id, paper_feedback.c.paper_id).where(
+            paper_feedback.c.user_id.in_(list(found)), paper_feedback.c.kind == NOT_INTERESTED
         )
         with self.store.reading() as conn:
             for user_id, paper_id in conn.execute(query):

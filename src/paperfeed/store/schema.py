@@ -377,6 +377,34 @@ digest_sends = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+# The topics a subscriber follows, each as an anchor that outlives its period's clustering
+# (matched to the nearest topic of every digest's period: digest/topics.py).
+digest_topics = sa.Table(
+    "digest_topics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("label", sa.Text, nullable=False, comment="the topic's terms when chosen"),
+    sa.Column(
+        "medoid_id",
+        sa.String(64),
+        nullable=False,
+        comment="the topic's medoid paper when chosen (no foreign key: the anchor outlives it)",
+    ),
+    sa.Column("period", sa.String(32), nullable=False, comment="chosen from: week:2025-W49"),
+    sa.Column("topic_number", sa.Integer, nullable=False, comment="its number in that period"),
+    sa.Column(
+        "vector", Embedding(), nullable=False, comment="centroid of its papers, L2-normalised"
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_digest_topics_subscriber_id_medoid_id", "subscriber_id", "medoid_id", unique=True),
+)
+
 # -- the reader's own data (issue 9): library, tags, follows, feedback, seen, rules, feeds ---
 # Every row belongs to a user and goes with them (ON DELETE CASCADE); keys are the
 # normalised forms that make "ML" and "ml", or "Parisi, G." typed twice, one row.

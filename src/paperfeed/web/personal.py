@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.export import FeedInfo, atom_feed, bibtex_entries
 from paperfeed.models import FeedItem, InvalidArxivId, Paper, User, split_arxiv_id
 from paperfeed.personal import library as lib
-from paperfeed.personal.foryou import Candidate, for_you_candidates
+from paperfeed.personal.features import FeatureCache
+from paperfeed.personal.foryou import Candidate, ForYou, for_you, tag_recommendations
 from paperfeed.personal.library_import import MAX_BYTES, ImportReport, import_library
 from paperfeed.personal.library_import import LibraryError as ImportFileError
 from paperfeed.store import Store
@@ -313,8 +314,11 @@ def _library_data(request: Request, tag: str | None, page: str | None) -> dict[s
         "page": number,
         "pages": pages,
     }
-    if chosen is not None and entries:
-        personal.mark_seen(user.id, [e.paper.arxiv_id for e in entries], "web", now=_now(request))
+    if chosen is not None:
+        recommended = _tag_recommendations(request, user.id, chosen.key)
+        data["recommended"] = _recommendations_json(request, recommended)
+        shown = [e.paper.arxiv_id for e in entries] + _ids(recommended)
+        personal.mark_seen(user.id, shown, "web", now=_now(request))
     return data
 
 
@@ -494,37 +498,77 @@ async def api_import(request: Request) -> Response:
 # -- for you -----------------------------------------------------------------------------
 
 
-def _candidate_json(request: Request, candidate: Candidate, seen: set[str]) -> dict[str, Any]:
-    card = _card(request, candidate.paper)
-    card.update(
-        reasons=candidate.reasons,
-        followed_authors=list(candidate.authors),
-        keywords=list(candidate.keywords),
-        new=candidate.paper.arxiv_id not in seen,
+def _features(request: Request) -> FeatureCache:
+    features: FeatureCache = request.app.state.features
+    return features
+
+
+def _for_you_of(request: Request, user_id: int) -> ForYou:
+    """The reader's For you list, ranked with the features built so far (never waiting)."""
+    seen_hours = _settings(request).for_you_seen_hours
+    features = _features(request).get()
+    return for_you(_store(request), user_id, features, now=_now(request), seen_hours=seen_hours)
+
+
+def _tag_recommendations(request: Request, user_id: int, key: str) -> ForYou:
+    seen_hours = _settings(request).for_you_seen_hours
+    features = _features(request).get()
+    return tag_recommendations(
+        _store(request), user_id, key, features, now=_now(request), seen_hours=seen_hours
     )
+
+
+def _ids(result: ForYou) -> list[str]:
+    return [c.paper.arxiv_id for c in result.papers]
+
+
+def _why_json(candidate: Candidate) -> dict[str, Any]:
+    """Why a paper is recommended: the reasons as lines, and each part as data."""
+    similar = candidate.similar_to
+    return {
+        "reasons": candidate.reasons,
+        "followed_authors": list(candidate.authors),
+        "keywords": list(candidate.keywords),
+        "explanation": candidate.explanation,
+        "similar_to": {"id": similar, "url": f"/papers/{similar}"} if similar else None,
+        "score": None if candidate.score is None else round(candidate.score, 4),
+    }
+
+
+def _candidate_json(request: Request, candidate: Candidate, shown: set[str]) -> dict[str, Any]:
+    card = _card(request, candidate.paper)
+    card.update(_why_json(candidate), new=candidate.paper.arxiv_id not in shown)
     return card
+
+
+def _recommendations_json(request: Request, result: ForYou) -> dict[str, Any]:
+    """A list of recommendations and how it was made: ``status`` is ranked, no_profile,
+    not_indexed or no_features (then ``features`` says whether they are being built)."""
+    return {
+        "papers": [_candidate_json(request, c, result.shown) for c in result.papers],
+        "status": result.status,
+        "profile": result.profile,
+        "features": _features(request).status,
+    }
 
 
 def _for_you_data(request: Request, user: User, *, mark_seen: bool) -> dict[str, Any]:
     store = _store(request)
-    candidates = for_you_candidates(store, user.id, now=_now(request))
-    seen = store.personal.seen_ids(user.id) if candidates else set()
+    result = _for_you_of(request, user.id)
     data = {
-        "papers": [_candidate_json(request, c, seen) for c in candidates],
-        "total": len(candidates),
+        **_recommendations_json(request, result),
+        "total": len(result.papers),
         "following": len(store.personal.followed(user.id)),
         "rules": len(store.personal.rules(user.id)),
     }
-    if mark_seen and candidates:
-        store.personal.mark_seen(
-            user.id, [c.paper.arxiv_id for c in candidates], "web", now=_now(request)
-        )
+    if mark_seen and result.papers:
+        store.personal.mark_seen(user.id, _ids(result), "web", now=_now(request))
     return data
 
 
 @router.get(
     "/for-you",
-    summary="For you: new papers of authors you follow and your keywords",
+    summary="For you: new papers like the ones you saved, of authors you follow, of your keywords",
     responses=PAGE,
 )
 def for_you_page(request: Request) -> Response:
@@ -629,6 +673,7 @@ def _private_feed(
     papers: Sequence[Paper],
     as_json: bool,
     extra: list[dict[str, Any]] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> Response:
     if as_json:
         items = [present.paper_json(p) for p in papers]
@@ -643,6 +688,7 @@ def _private_feed(
         public_url=settings.public_url,
         site_name=settings.site_name,
         now=request.app.state.clock(),
+        notes=notes,
     )
     return Response(
         xml,
@@ -677,16 +723,25 @@ def private_for_you(request: Request, token: str, fmt: str) -> Response:
     as_json = _format(fmt)
     user_id = _feed_owner(request, token)
     site = _settings(request)
-    candidates = for_you_candidates(_store(request), user_id, now=_now(request))
     public = site.public_url.rstrip("/")
     info = FeedInfo(
         title=f"{site.site_name} · For you",
-        subtitle="New papers of the authors you follow and of your keywords",
+        subtitle="New papers like the ones you saved, of the authors you follow, of your keywords",
         self_url=f"{public}/feeds/private/{token}/for-you.{fmt}",
         page_url=f"{public}/for-you",
     )
-    extra = [{"reasons": c.reasons} for c in candidates]
-    return _private_feed(request, info, [c.paper for c in candidates], as_json, extra)
+    return _recommendations_feed(request, user_id, _for_you_of(request, user_id), info, as_json)
+
+
+def _recommendations_feed(
+    request: Request, user_id: int, result: ForYou, info: FeedInfo, as_json: bool
+) -> Response:
+    """A private feed of recommendations, each saying why; what it lists counts as shown."""
+    _store(request).personal.mark_seen(user_id, _ids(result), "web", now=_now(request))
+    extra = [_why_json(c) for c in result.papers]
+    notes = {c.paper.arxiv_id: "Why: " + " · ".join(c.reasons) for c in result.papers}
+    papers = [c.paper for c in result.papers]
+    return _private_feed(request, info, papers, as_json, extra, notes)
 
 
 @router.get(
@@ -712,6 +767,30 @@ def private_tag(request: Request, token: str, tag: str, fmt: str) -> Response:
         page_url=f"{public}{tag_url(name)}",
     )
     return _private_feed(request, info, papers, as_json)
+
+
+@router.get(
+    "/feeds/private/{token}/tags/{tag}/recommended.{fmt}",
+    summary="New papers like one of your tags' as a private feed (fmt: atom or json)",
+    **PRIVATE_FEED,
+)
+def private_tag_recommended(request: Request, token: str, tag: str, fmt: str) -> Response:
+    as_json = _format(fmt)
+    user_id = _feed_owner(request, token)
+    shown = _store(request).personal.tag(user_id, lib.tag_key(tag))
+    if shown is None:
+        raise PageError(404, "not_found", NOT_FOUND)
+    site = _settings(request)
+    public = site.public_url.rstrip("/")
+    info = FeedInfo(
+        title=f"{site.site_name} · like {shown.name}",
+        subtitle=f"New papers like the ones tagged {shown.name}",
+        self_url=f"{public}/feeds/private/{token}/tags/{quote(shown.name, safe='')}"
+        f"/recommended.{fmt}",
+        page_url=f"{public}{tag_url(shown.name)}",
+    )
+    result = _tag_recommendations(request, user_id, shown.key)
+    return _recommendations_feed(request, user_id, result, info, as_json)
 
 
 # -- JSON API under /api/v1/me -------------------------------------------------------------
@@ -926,7 +1005,10 @@ def api_delete_rule(request: Request, rule_id: RowId) -> Response:
     return JSONResponse({"id": rule_id, "deleted": True, "changed": changed})
 
 
-@router.get("/api/v1/me/for-you", summary="Your For you list (followed authors, keywords)")
+@router.get(
+    "/api/v1/me/for-you",
+    summary="Your For you list, each paper with why (followed author, keyword, similar paper)",
+)
 def api_for_you(request: Request) -> Response:
     user = require_user(request)
     data = _for_you_data(request, user, mark_seen=True)

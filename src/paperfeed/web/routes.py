@@ -299,7 +299,14 @@ def choose_theme(request: Request, theme: str = Form("system"), next: str = Form
 @router.get("/healthz", include_in_schema=False)
 def health(request: Request) -> Response:
     _store(request).check()
-    return JSONResponse({"status": "ok", "search": request.app.state.searcher.status()})
+    state = request.app.state
+    return JSONResponse(
+        {
+            "status": "ok",
+            "search": state.searcher.status(),
+            "recommendations": state.features.status,  # building, ready, empty or failed
+        }
+    )
 
 
 # -- JSON twins under /api/v1 -------------------------------------------------------------

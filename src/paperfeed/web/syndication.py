@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from paperfeed.export import FeedInfo, atom_feed, bibtex_entry, citation_key
-from paperfeed.models import InvalidArxivId, Paper, split_arxiv_id
+from paperfeed.models import FeedPage, InvalidArxivId, Paper, split_arxiv_id
 from paperfeed.rank.feeds import Period, PeriodError, feed_page, latest_period, parse_period
 from paperfeed.rank.trending import Trending, feed_now, ordered_page
 from paperfeed.search import QuerySyntaxError, Searcher, SearchResults
@@ -24,6 +24,7 @@ from .responses import PageError, document
 from .responses import app_settings as _settings
 from .responses import app_store as _store
 from .routes import SEARCH_PAGE_SIZE
+from .topics import chosen_topic
 
 router = APIRouter()
 ATOM = "application/atom+xml"
@@ -55,49 +56,64 @@ def _latest(store: Store, kind: str) -> Period:
     return period
 
 
+def _ordered(
+    request: Request, period: Period, order: str, topic: str | None
+) -> tuple[FeedPage, str]:
+    """The first page of ``period`` in ``order``, of topic ``topic`` only when given (the
+    number the /topics page and the feed's ``?topic=`` give it), and what to add to the
+    feed's title for the topic."""
+    store, settings = _store(request), _settings(request)
+    chosen = chosen_topic(request, period, topic) if topic is not None else None
+    if order == "top" and chosen is None:
+        return feed_page(store, period, page_size=settings.page_size), ""
+    page, _why = ordered_page(
+        store,
+        period,
+        order,
+        now=feed_now(request.app.state.clock(), store.latest_day()),
+        trending=Trending(settings.trending_gravity),
+        page_size=settings.page_size,
+        only=set(chosen.members) if chosen is not None else None,
+    )
+    return page, f" · Topic {chosen.number}: {chosen.label}" if chosen is not None else ""
+
+
 @router.get(
     "/feeds/daily.atom",
-    summary="Atom feed of the daily papers (latest day, or ?date=)",
+    summary="Atom feed of the daily papers (latest day, or ?date=; ?topic=N: one topic's)",
     **ATOM_FEED,
 )
-def daily_atom(request: Request, date: str | None = None) -> Response:
+def daily_atom(request: Request, date: str | None = None, topic: str | None = None) -> Response:
     store, settings = _store(request), _settings(request)
     try:
         period = parse_period("day", date) if date else _latest(store, "day")
     except PeriodError as exc:
         raise PageError(400, "bad_date", str(exc)) from None
-    page = feed_page(store, period, page_size=settings.page_size)
+    page, of_topic = _ordered(request, period, "top", topic)
     on = f" · {period_heading(page)}" if date else ""
     info = FeedInfo(
-        title=f"{settings.site_name} · Daily Papers{on}",
-        subtitle=f"The most upvoted papers of {period_heading(page)}",
-        self_url=_public(request, "/feeds/daily.atom", date=date),
-        page_url=_public(request, "/", date=date),
+        title=f"{settings.site_name} · Daily Papers{on}{of_topic}",
+        subtitle=f"The most upvoted papers of {period_heading(page)}{of_topic}",
+        self_url=_public(request, "/feeds/daily.atom", date=date, topic=topic),
+        page_url=_public(request, "/", date=date, topic=topic),
     )
     return _atom(request, info, [item.paper for item in page.items])
 
 
 @router.get(
     "/feeds/trending.atom",
-    summary="Atom feed of the latest week, trending first",
+    summary="Atom feed of the latest week, trending first (?topic=N: one topic's)",
     **ATOM_FEED,
 )
-def trending_atom(request: Request) -> Response:
-    store, settings = _store(request), _settings(request)
-    period = _latest(store, "week")
-    page, _why = ordered_page(
-        store,
-        period,
-        "trending",
-        now=feed_now(request.app.state.clock(), store.latest_day()),
-        trending=Trending(settings.trending_gravity),
-        page_size=settings.page_size,
-    )
+def trending_atom(request: Request, topic: str | None = None) -> Response:
+    settings = _settings(request)
+    period = _latest(_store(request), "week")
+    page, of_topic = _ordered(request, period, "trending", topic)
     info = FeedInfo(
-        title=f"{settings.site_name} · Trending papers",
-        subtitle=f"Trending in {period_heading(page)}: upvotes decayed by age",
-        self_url=_public(request, "/feeds/trending.atom"),
-        page_url=_public(request, f"/week/{period.label}", sort="trending"),
+        title=f"{settings.site_name} · Trending papers{of_topic}",
+        subtitle=f"Trending in {period_heading(page)}{of_topic}: upvotes decayed by age",
+        self_url=_public(request, "/feeds/trending.atom", topic=topic),
+        page_url=_public(request, f"/week/{period.label}", sort="trending", topic=topic),
     )
     return _atom(request, info, [item.paper for item in page.items])
 
