@@ -63,6 +63,9 @@ def papers(demo_store: Store, features: CorpusFeatures) -> dict[str, Paper]:
     return demo_store.search.papers(features.ids)
 
 
+ON_TOPIC = {"medical": ("medical", "clinical")}  # a "Clinic" tag's papers may say either
+
+
 def mentions(paper: Paper, word: str) -> bool:
     return word in f"{paper.title} {paper.abstract}".lower()
 
@@ -114,7 +117,8 @@ def test_the_model_orders_for_you_and_says_why(
         titles = demo_store.search.titles(profile)
         for candidate in result.papers:
             assert candidate.similar_to in profile
-            assert candidate.explanation == f"similar to {titles[candidate.similar_to]} you saved"
+            title = titles[candidate.similar_to]
+            assert candidate.explanation == f"similar to {title} you saved or upvoted"
             assert candidate.reasons == [candidate.explanation]
         scores = [c.score for c in result.papers]
         assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
@@ -155,7 +159,7 @@ def test_an_exclude_rule_drops_a_model_pick(
     user_id = reader(demo_store, about(papers, "robot", now, 6), now)
     before = for_you(demo_store, user_id, features, now=now)
     top = before.papers[0].paper
-    phrase = " ".join(re.findall(r"[A-Za-z]+", top.title)[:3])
+    phrase = " ".join(re.findall(r"\w+", top.title)[:3])  # as rules split words
     demo_store.personal.add_rule(user_id, *lib.check_rule("exclude", phrase), now=now)
     after = for_you(demo_store, user_id, features, now=now)
     pattern = re.compile(r"\W+".join(phrase.split()), re.I)
@@ -265,7 +269,8 @@ def test_a_tag_recommends_papers_like_its_own(
         assert result.status == RANKED and len(result.papers) == 10 and result.profile == 5
         tagged = personal.tagged_ids(user_id, lib.tag_key(tag))
         assert all(c.similar_to in tagged and c.explanation for c in result.papers)
-        assert sum(mentions(c.paper, word) for c in result.papers) >= 8
+        on_topic = ON_TOPIC.get(word, (word,))
+        assert sum(any(mentions(c.paper, w) for w in on_topic) for c in result.papers) >= 8
         found[word] = set(ids(result))
     assert not found["robot"] & found["medical"]
     waiting = tag_recommendations(demo_store, user_id, "robots", None, now=now)

@@ -336,14 +336,14 @@ def about(site: LiveServer, ids: list[str], word: str) -> int:
 
 def test_for_you_is_ranked_by_the_model_and_says_why(site: LiveServer) -> None:
     """A reader who saved robotics papers: For you, its JSON twin and the private feeds
-    list robotics papers, each "similar to <a saved paper> you saved"."""
+    list robotics papers, each "similar to <a saved paper> you saved or upvoted"."""
     user, browser = reader(site)
     saved = older_papers_about(site, "robot", 6)
     for paper_id in saved:
         assert browser.post(f"/papers/{paper_id}/save", {"save": "1"}).status_code == 303
     features_ready(site)
     page = browser.get("/for-you")
-    assert page.status_code == 200 and page.text.count(" you saved</p>") == 50
+    assert page.status_code == 200 and page.text.count(" you saved or upvoted</p>") == 50
     assert "being prepared" not in page.text
     data = api_client(site, user).get("/api/v1/me/for-you").json()
     assert (data["status"], data["profile"], data["features"]) == ("ranked", 6, "ready")
@@ -352,7 +352,8 @@ def test_for_you_is_ranked_by_the_model_and_says_why(site: LiveServer) -> None:
     titles = site.store.search.titles(saved)
     for card in data["papers"]:
         assert card["similar_to"]["id"] in saved and card["new"] is False  # the page showed it
-        assert card["explanation"] == f"similar to {titles[card['similar_to']['id']]} you saved"
+        title = titles[card["similar_to"]["id"]]
+        assert card["explanation"] == f"similar to {title} you saved or upvoted"
         assert card["reasons"] == [card["explanation"]]
     scores = [card["score"] for card in data["papers"]]
     assert scores == sorted(scores, reverse=True)
@@ -414,7 +415,7 @@ def test_a_tag_page_recommends_papers_like_its_own(site: LiveServer) -> None:
         browser.post(f"/papers/{paper_id}/tags", {"tag": "Robots"})
     features_ready(site)
     page = browser.get("/library/tags/robots")
-    assert "Recommended for this tag" in page.text and page.text.count(" you saved</p>") == 10
+    assert "Recommended for this tag" in page.text and page.text.count(" tagged “robots”</p>") == 10
     data = browser.http.get("/api/v1/me/library?tag=Robots").json()["recommended"]
     assert (data["status"], data["profile"]) == ("ranked", 5)
     listed = [p["id"] for p in data["papers"]]

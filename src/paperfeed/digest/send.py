@@ -158,14 +158,10 @@ class DigestSender:
         liked = self._liked.get(user_id)
         if self._corpus is None or not liked:
             return None
-        picks = Recommender(self._corpus).recommend(
-            liked,
-            self._dismissed.get(user_id, set()),
-            seen=known,
-            candidates=pool.papers,
-            limit=len(pool.papers),
+        ranked = Recommender(self._corpus).ranked(
+            liked, self._dismissed.get(user_id, set()), seen=known, candidates=pool.papers
         )
-        return [pick.arxiv_id for pick in picks] or None
+        return [pid for pid, _ in ranked] or None
 
     def send(
         self,

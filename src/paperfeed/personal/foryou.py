@@ -48,7 +48,7 @@ from paperfeed.store import Store
 from paperfeed.store.personal import KeywordRule
 
 from .library import author_key
-from .recommend import CorpusFeatures, Pick, Recommender, RecommenderConfig
+from .recommend import CorpusFeatures, Recommender, RecommenderConfig
 
 DEFAULT_DAYS = 30
 DEFAULT_LIMIT = 100  # candidates of followed authors, and of each include rule, at most
@@ -196,7 +196,7 @@ def for_you(
     ranking = _Ranking(store, features, config)
     scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, boosts)
     first = sorted(
-        (ranking.attach(c, scored) for c in followed),
+        ranking.explained(followed, scored),
         key=lambda c: (c.score is not None, c.score or 0.0),
         reverse=True,
     )
@@ -235,7 +235,7 @@ def tag_recommendations(
     seen = personal.seen_times(user_id)
     stale = stale_ids(seen, now=now, hours=seen_hours)
     pool = personal.recent_ids(user_id, since=now - timedelta(days=days)) - stale - profile
-    ranking = _Ranking(store, features, config)
+    ranking = _Ranking(store, features, config, because=f"tagged “{tag_key}”")
     scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, {})
     papers = ranking.best(scored, limit, excludes=_excluded_by(personal.rules(user_id)))
     return ForYou(papers, RANKED, len(profile), _shown(papers, seen))
@@ -249,11 +249,16 @@ class _Ranking:
     """The model's picks for one list: scored, boosted, filtered, explained."""
 
     def __init__(
-        self, store: Store, features: CorpusFeatures, config: RecommenderConfig | None
+        self,
+        store: Store,
+        features: CorpusFeatures,
+        config: RecommenderConfig | None,
+        because: str = "you saved or upvoted",
     ) -> None:
         self.store = store
         self.recommender = Recommender(features, config)
-        self.titles: dict[str, str] = {}
+        self.because = because  # how a paper got into the profile, for the explanations
+        self.profile: Collection[str] = ()
 
     def score(
         self,
@@ -261,33 +266,47 @@ class _Ranking:
         negatives: Collection[str],
         pool: Collection[str],
         boosts: dict[str, int],
-    ) -> dict[str, tuple[float, Pick]]:
-        """{paper: (score, pick)} for every paper of ``pool`` the corpus knows, best first:
-        the model's score standardised over the pool, plus ``INCLUDE_BOOST`` per match."""
-        picks = self.recommender.recommend(profile, negatives, candidates=pool, limit=len(pool))
-        if not picks:
+    ) -> dict[str, float]:
+        """{paper: score} for every paper of ``pool`` the corpus knows, best first: the
+        model's score standardised over the pool, plus ``INCLUDE_BOOST`` per match."""
+        self.profile = profile
+        ranked = self.recommender.ranked(profile, negatives, candidates=pool)
+        if not ranked:
             return {}
-        raw = np.array([p.score for p in picks], dtype=np.float64)
+        raw = np.array([score for _, score in ranked], dtype=np.float64)
         spread = float(raw.std()) or 1.0
         boosted = (raw - raw.mean()) / spread + INCLUDE_BOOST * np.array(
-            [boosts.get(p.arxiv_id, 0) for p in picks]
+            [boosts.get(pid, 0) for pid, _ in ranked]
         )
         order = np.argsort(-boosted, kind="stable")
-        self.titles = self.store.search.titles(sorted({p.similar_to for p in picks}))
-        return {picks[i].arxiv_id: (float(boosted[i]), picks[i]) for i in order}
+        return {ranked[i][0]: float(boosted[i]) for i in order.tolist()}
 
-    def attach(self, candidate: Candidate, scored: dict[str, tuple[float, Pick]]) -> Candidate:
-        """``candidate`` with its score and explanation, if the model ranked it."""
-        found = scored.get(candidate.paper.arxiv_id)
-        if found is None:
-            return candidate
-        score, pick = found
-        explanation = pick.explanation(self.titles)
-        return replace(candidate, score=score, similar_to=pick.similar_to, explanation=explanation)
+    def explained(self, candidates: list[Candidate], scored: dict[str, float]) -> list[Candidate]:
+        """``candidates`` with their scores and explanations, those the model ranked (one
+        look at the profile and one title query for them all)."""
+        ranked = [
+            (c.paper.arxiv_id, scored[c.paper.arxiv_id])
+            for c in candidates
+            if c.paper.arxiv_id in scored
+        ]
+        picks = {p.arxiv_id: p for p in self.recommender.explain(ranked, self.profile)}
+        titles = self.store.search.titles(sorted({p.similar_to for p in picks.values()}))
+        found = []
+        for candidate in candidates:
+            pick = picks.get(candidate.paper.arxiv_id)
+            if pick is not None:
+                candidate = replace(
+                    candidate,
+                    score=scored[pick.arxiv_id],
+                    similar_to=pick.similar_to,
+                    explanation=pick.explanation(titles, self.because),
+                )
+            found.append(candidate)
+        return found
 
     def best(
         self,
-        scored: dict[str, tuple[float, Pick]],
+        scored: dict[str, float],
         limit: int,
         *,
         excludes: list[re.Pattern[str]],
@@ -295,7 +314,8 @@ class _Ranking:
         asked: dict[str, Candidate] | None = None,
     ) -> list[Candidate]:
         """The ``limit`` best of ``scored`` but ``skip`` and the papers an exclude rule
-        matches; ``asked`` holds the candidates with reasons of their own (keywords)."""
+        matches, explained; ``asked`` holds the candidates with reasons of their own
+        (keywords)."""
         order = [pid for pid in scored if pid not in skip]
         chosen: list[Candidate] = []
         step = max(2 * limit, 20)
@@ -305,8 +325,7 @@ class _Ranking:
                 paper = papers.get(pid)
                 if paper is None or _matches(paper, excludes):
                     continue
-                known = (asked or {}).get(pid) or Candidate(paper)
-                chosen.append(self.attach(known, scored))
+                chosen.append((asked or {}).get(pid) or Candidate(paper))
                 if len(chosen) == limit:
-                    return chosen
-        return chosen
+                    return self.explained(chosen, scored)
+        return self.explained(chosen, scored)
