@@ -3,7 +3,7 @@ them (a reader of robotics papers gets robotics papers, one of medical papers me
 ones), followed authors come first whatever the model thinks, rules filter or boost, "not
 interested" and seen papers stay out, an empty profile or missing features say so; the
 features are built in the background and rebuilt when papers arrive; the digest's "for
-you" uses the same model."""
+you" ranks in the same features."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +20,15 @@ import pytest
 from paperfeed.community.auth import Accounts
 from paperfeed.digest.compose import compose
 from paperfeed.digest.links import DigestLinks
-from paperfeed.digest.send import DigestSender
+from paperfeed.digest.send import DIGEST_RANKING, DigestSender
 from paperfeed.models import IngestRecord, Paper
 from paperfeed.personal import library as lib
-from paperfeed.personal.features import FeatureCache, build_features
+from paperfeed.personal.features import (
+    FeatureCache,
+    build_features,
+    features_file,
+    load_features,
+)
 from paperfeed.personal.foryou import (
     NO_FEATURES,
     NO_PROFILE,
@@ -279,7 +285,7 @@ def test_a_tag_recommends_papers_like_its_own(
     assert nothing == ForYou([], NO_PROFILE, 0)
 
 
-def test_the_digest_for_you_uses_the_same_model(
+def test_the_digest_for_you_ranks_in_the_models_features(
     demo_store: Store, features: CorpusFeatures, papers: dict[str, Paper], now: datetime
 ) -> None:
     settings = Settings.from_env({}, database_url=demo_store.url)
@@ -297,7 +303,8 @@ def test_the_digest_for_you_uses_the_same_model(
     _, pool, _, vectors = sender.digests("weekly", [sub])
     assert pool is not None
     digest = sender.compose_one(pool, sub, vectors)
-    picks = Recommender(features).recommend(
+    # the recommender's similarity ranking (no SVM per reader: a run composes thousands)
+    picks = Recommender(features, DIGEST_RANKING).recommend(
         demo_store.personal.liked_by([user_id])[user_id], candidates=pool.papers, limit=500
     )
     shown = {p.arxiv_id for p in digest.top + digest.trending}
@@ -377,3 +384,41 @@ def test_features_of_an_empty_corpus_or_a_failed_build(store: Store) -> None:
     batch = FeatureCache(store)
     built = batch.build_now()  # a batch job waits for it
     assert built is not None and len(built.ids) == 3 and batch.build_now() is built
+
+
+def test_built_features_are_kept_in_a_file_and_read_back(store: Store, tmp_path: Path) -> None:
+    """A restarted server (or a digest run) reads the features a build left instead of
+    fitting the tf-idf again, as long as the corpus has not changed; a file of another
+    corpus, a damaged one or one of another model is built again and replaced."""
+    add_papers(store, 6)
+    kept = features_file(store, tmp_path)
+    assert kept is not None  # next to the SQLite file; per database under data_dir for PG
+    builds: list[int] = []
+
+    def counted(store: Store, model: str) -> CorpusFeatures | None:
+        built = build_features(store, model)
+        builds.append(len(built.ids) if built else 0)
+        return built
+
+    first = FeatureCache(store, build=counted, path=kept).build_now()
+    assert first is not None and kept.is_file() and builds == [6]
+
+    def refused(store: Store, model: str) -> CorpusFeatures | None:
+        raise AssertionError("the kept features should have been read")
+
+    again = FeatureCache(store, build=refused, path=kept).build_now()
+    assert again is not None and again.ids == first.ids
+    assert (again.tfidf != first.tfidf).nnz == 0 and np.array_equal(again.vectors, first.vectors)
+    profile = ["2601.00000", "2601.00003"]
+    assert Recommender(again).ranked(profile) == Recommender(first).ranked(profile)
+
+    add_papers(store, 2, start=6)  # a new corpus: the file is stale
+    newer = FeatureCache(store, build=counted, path=kept).build_now()
+    assert newer is not None and len(newer.ids) == 8 and builds == [6, 8]
+    assert load_features(kept, MODEL_NAME, store.search.embeddings_version()) is not None
+    assert load_features(kept, "another-model", store.search.embeddings_version()) is None
+
+    kept.write_bytes(b"PK\x03\x04 not a whole file")  # damaged: built again, replaced
+    mended = FeatureCache(store, build=counted, path=kept).build_now()
+    assert mended is not None and builds == [6, 8, 8]
+    assert load_features(kept, MODEL_NAME, store.search.embeddings_version()) is not None

@@ -11,23 +11,38 @@ looked at most every ``check_every`` seconds), the next build runs in the backgr
 the previous features keep answering: a paper embedded a minute ago is recommended once
 the rebuild is in, never at the cost of a slow page. A batch job (the e-mail digest) calls
 :meth:`FeatureCache.build_now` and waits instead.
+
+Built features are also **kept in a file** (:func:`features_file`: next to the SQLite
+database, or under ``PAPERFEED_DATA_DIR/recommend/`` for PostgreSQL, one per database),
+tagged with the model, a format number and the corpus fingerprint they were built from: a
+restarted server or a digest run whose corpus has not changed loads them in about a second
+instead of fitting the tf-idf again (30 s at 75k papers). A file of another corpus, format
+or model, or one that cannot be read, is ignored and replaced; it is a derived copy, never
+the only one of anything.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
 
 from paperfeed.search.embed import MODEL_NAME
+from paperfeed.search.keyword import database_key
 from paperfeed.store import Store
 
 from .recommend import CorpusFeatures
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = 60.0  # seconds between two looks at the corpus for new papers
+FILE_FORMAT = 1  # of the features file: a file of another format is rebuilt
 Builder = Callable[[Store, str], CorpusFeatures | None]
 
 
@@ -38,6 +53,59 @@ def build_features(store: Store, model: str = MODEL_NAME) -> CorpusFeatures | No
     if not found.ids:
         return None
     return CorpusFeatures.build(found.ids, found.texts, found.matrix)
+
+
+def features_file(store: Store, data_dir: Path) -> Path | None:
+    """Where the features of ``store`` are kept: next to a SQLite file, under ``data_dir``
+    (per database) for PostgreSQL; None for an in-memory database."""
+    database = store.engine.url.database
+    if store.backend == "sqlite":
+        if not database or database == ":memory:":
+            return None
+        return Path(database).with_name(Path(database).name + ".recommend.npz")
+    return data_dir / "recommend" / f"{database_key(store)}.npz"
+
+
+def save_features(path: Path, features: CorpusFeatures, model: str, version: object) -> None:
+    """Write ``features`` to ``path`` (a temporary file renamed over it: a reader never
+    sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    matrix = features.tfidf
+    with temporary.open("wb") as out:
+        np.savez(
+            out,
+            format=np.array(FILE_FORMAT),
+            model=np.array(model),
+            version=np.array(repr(version)),
+            ids=np.array(features.ids),
+            vectors=features.vectors,
+            data=matrix.data,
+            indices=matrix.indices,
+            indptr=matrix.indptr,
+            shape=np.array(matrix.shape),
+        )
+    os.replace(temporary, path)
+
+
+def load_features(path: Path, model: str, version: object) -> CorpusFeatures | None:
+    """The features kept in ``path`` if they were built with ``model`` from the corpus
+    fingerprinted ``version``, in this format; None otherwise (no file, another corpus, or
+    a file that cannot be read, which is logged)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            if int(kept["format"]) != FILE_FORMAT or str(kept["model"]) != model:
+                return None
+            if str(kept["version"]) != repr(version):
+                return None
+            shape = tuple(int(n) for n in kept["shape"])
+            matrix = sp.csr_matrix((kept["data"], kept["indices"], kept["indptr"]), shape=shape)
+            return CorpusFeatures([str(i) for i in kept["ids"]], kept["vectors"], matrix)
+    except Exception as error:  # a damaged or foreign file: built again and replaced
+        log.warning("%s: cannot read the recommender's features (%s); building them", path, error)
+        return None
 
 
 class FeatureCache:
@@ -54,9 +122,11 @@ class FeatureCache:
         *,
         check_every: float = CHECK_EVERY,
         build: Builder = build_features,
+        path: Path | None = None,
     ) -> None:
         self.store = store
         self.model = model
+        self.path = path  # where built features are kept (None: not kept)
         self.check_every = check_every
         self._build = build
         self._features: CorpusFeatures | None = None
@@ -133,7 +203,11 @@ class FeatureCache:
     def _run(self, version: object) -> None:
         started = time.perf_counter()
         try:
-            features = self._build(self.store, self.model)
+            features = None if self.path is None else load_features(self.path, self.model, version)
+            if features is None:
+                features = self._build(self.store, self.model)
+                if features is not None and self.path is not None:
+                    save_features(self.path, features, self.model, version)
         except Exception:  # the site works without it: For you shows its plain candidates
             log.exception("building the recommender's features failed")
             self._failed = True

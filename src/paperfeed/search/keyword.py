@@ -151,10 +151,10 @@ def default_directory(store: Store, data_dir: Path, configured: str = "") -> Pat
             return None
         return Path(database).with_name(Path(database).name + ".search")
     root = Path(configured) if configured else data_dir / "search"
-    return root / _database_key(store)
+    return root / database_key(store)
 
 
-def _database_key(store: Store) -> str:
+def database_key(store: Store) -> str:
     from paperfeed.store.store import utcnow
 
     return store.community.site_key("search-index", lambda: uuid.uuid4().hex, now=utcnow())
@@ -185,7 +185,7 @@ class KeywordIndex:
         if self._index is not None:
             return self._index
         schema = _schema()
-        key = _database_key(self.store)
+        key = database_key(self.store)
         if self.directory is None:
             index = tantivy.Index(schema)
             self._meta = {"format": FORMAT, "database": key, "synced_to": None, "complete": False}

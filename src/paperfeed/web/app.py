@@ -18,7 +18,7 @@ from paperfeed import __version__
 from paperfeed.community.auth import Accounts
 from paperfeed.community.ratelimit import RateLimiter
 from paperfeed.community.submit import Submitter
-from paperfeed.personal.features import FeatureCache
+from paperfeed.personal.features import FeatureCache, features_file
 from paperfeed.search import Searcher
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -56,7 +56,8 @@ def create_app(
     app.state.settings = settings
     app.state.calendar = settings.arxiv_calendar()
     app.state.searcher = Searcher(store, settings=settings)
-    app.state.features = FeatureCache(store)  # the recommender's, built in the background
+    # the recommender's, built in the background (or read from the file a build left)
+    app.state.features = FeatureCache(store, path=features_file(store, settings.data_dir))
     app.state.clock = clock = clock or (lambda: datetime.now(UTC))
 
     def utc_now() -> datetime:  # naive UTC, as the database keeps time
