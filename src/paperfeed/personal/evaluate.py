@@ -233,6 +233,28 @@ def make_split(corpus: Corpus, name: str = "test") -> Split:
 Scorer = Callable[[Task], np.ndarray]  # scores for every candidate row
 
 
+def arxiv_sanity_tfidf(texts: Sequence[str]) -> Any:
+    """tf-idf as arxiv-sanity-lite computes it (its ``compute.py``: words of two letters or
+    more, unigrams and bigrams, English stop words dropped, at most 20,000 features, max_df
+    0.1, min_df 5, sublinear tf), min_df and max_df relaxed for corpora under 1,000 papers
+    as for paperfeed's own."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    big = len(texts) >= 1000
+    vectorizer = TfidfVectorizer(
+        strip_accents="unicode",
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+        ngram_range=(1, 2),
+        max_features=20_000,
+        sublinear_tf=True,
+        max_df=0.1 if big else 1.0,
+        min_df=5 if big else 1,
+        dtype=np.float32,
+    )
+    return vectorizer.fit_transform(texts).tocsr()
+
+
 def scorers(
     corpus: Corpus, split: Split, features: CorpusFeatures, config: RecommenderConfig
 ) -> tuple[np.ndarray, dict[str, Scorer]]:
@@ -242,8 +264,10 @@ def scorers(
     days = [corpus.days[i] for i in split.rows]
     after = np.array([d >= split.cutoff for d in days])
     candidates, before = np.flatnonzero(after), np.flatnonzero(~after)
-    text_before = features.tfidf[before]
-    text_candidates = features.tfidf[candidates]
+    # the baseline's own tf-idf, with arxiv-sanity-lite's settings (not paperfeed's)
+    sanity = arxiv_sanity_tfidf(corpus.texts(split.rows))
+    text_before = sanity[before]
+    text_candidates = sanity[candidates]
     recommender = Recommender(features, config)
     no_rows = np.zeros(0, dtype=np.int64)
 
