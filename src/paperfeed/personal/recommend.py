@@ -12,7 +12,7 @@ A reader's profile is the papers they saved or upvoted. With at least ``min_mode
 (5) of them, :class:`Recommender` fits a linear SVM on the tf-idf rows, the profile against
 the reader's thumbs-down papers (each weighing as much as a saved paper: they are real
 negatives, not guesses) and other papers taken from *outside* the pool being ranked (the
-older ones, when the pool is the new papers): the ``hard_negatives`` (3,000) whose text is
+older ones, when the pool is the new papers): the ``hard_negatives`` (2,000) whose text is
 nearest the profile's (its tf-idf centroid minus the corpus's), and ``random_negatives``
 (1,000) at random. That is arxiv-sanity's model (the profile against every other paper)
 made cheap: the papers far from the profile do not move the separating plane, the near
@@ -25,7 +25,7 @@ the embeddings' covariance (MiniLM vectors share a few dominant directions; whit
 keeps them from drowning the rest).
 
 Ranking is one matrix-vector product over the corpus (choosing hard negatives), a fit on
-about 4,000 rows and one product over the pool; ``tests/bench/bench_recommend.py``
+about 3,000 rows and one product over the pool; ``tests/bench/bench_recommend.py``
 measures fit + rank + explanations per user at 75k papers. Every pick carries the profile
 paper most similar to it (the mean of the text and embedding cosines), so a page can say
 "similar to X you saved"; :meth:`Recommender.ranked` scores a whole pool without
@@ -36,7 +36,7 @@ explanations, :meth:`Recommender.explain` explains the papers a page shows.
 the reported split's cut-off, tf-idf refitted on it, with its own earlier cut-off; so no
 paper after the reported cut-off was ever read while tuning), the same 300 sampled authors
 throughout (125 of them with under 5 profile papers), where the arxiv-sanity baseline
-scores 0.257 (2026-12-01, scripts in the closing note of issue 9):
+scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
 
 - the tf-idf view, ranked by the profile's centroid: arxiv-sanity's settings (20,000
   features, stop words dropped, min_df 5, max_df 0.1) 0.239; the whole vocabulary
@@ -47,8 +47,9 @@ scores 0.257 (2026-12-01, scripts in the closing note of issue 9):
   to the Rocchio text score at weight 0.4 it gives 0.286 (+0.004: the embeddings mostly
   say what the words say);
 - the SVM: 3,000 random negatives 0.285 (on 100 of the authors); hard negatives chosen by
-  text 1,000 / 2,000 / 3,000 / 5,000 (with 1,000 random) **0.288 / 0.299 / 0.300 / 0.298**,
-  the same chosen by embedding 0.288; C 0.1 (0.2: 0.296; 0.5 lower); every older paper as
+  text 1,000 / 2,000 / 3,000 / 5,000 (with 1,000 random) **0.288 / 0.299 / 0.300 / 0.298**
+  (2,000: the fit takes 65 ms at 75k papers, 3,000 110 ms), the same chosen by embedding
+  0.288; C 0.1 (0.2: 0.296; 0.5 lower); every older paper as
   a negative, arxiv-sanity style, 0.312 against 0.308 for 2,000 hard ones on 100 authors,
   at 2 s a fit; the embedding as columns of the SVM drowns the words (weight 1: 0.146;
   0.15: 0.301, and twice the fit time): it is added to the score instead;
@@ -74,7 +75,7 @@ import numpy as np
 import scipy.sparse as sp
 
 Ranking = list[tuple[str, float]]
-HARD_NEGATIVES = 3000
+HARD_NEGATIVES = 2000
 EMBEDDING_WEIGHT = 0.4
 MIN_OUTSIDE = 100  # papers outside the pool needed to take negatives from there alone
 
@@ -188,6 +189,15 @@ class CorpusFeatures:
             scores: np.ndarray = np.asarray(self.tfidf @ direction).ravel()[rows]
         else:
             scores = np.asarray(self.tfidf[rows] @ direction).ravel()
+        return scores
+
+    def vector_scores(self, direction: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``vectors[rows] @ direction``, over the whole matrix when the rows are most of it
+        (as :meth:`text_scores`: a copy of 75k vectors costs more than the product)."""
+        if 2 * len(rows) > len(self.ids):
+            scores: np.ndarray = (self.vectors @ direction)[rows]
+        else:
+            scores = self.vectors[rows] @ direction
         return scores
 
     def centroid(self, rows: np.ndarray) -> np.ndarray:
@@ -317,7 +327,11 @@ class Recommender:
         svm = LinearSVC(
             class_weight="balanced", C=config.svm_c, tol=1e-4, max_iter=2000, random_state=0
         )
-        svm.fit(features.tfidf[rows], labels, sample_weight=weights)
+        # float64 with sorted indices is what liblinear takes: converted here, on the few
+        # thousand rows, rather than by scikit-learn's checks (a copy and a sort, 25 ms)
+        training = features.tfidf[rows].astype(np.float64)
+        training.sort_indices()
+        svm.fit(training, labels, sample_weight=weights)
         text = features.text_scores(svm.coef_.ravel().astype(np.float32), pool)
         return self._with_embedding(text, positives, negatives, pool)
 
@@ -364,7 +378,7 @@ class Recommender:
                 direction = direction - config.negative_weight * (
                     features.vectors[negatives].mean(axis=0) - features.vector_mean
                 )
-            meaning = features.vectors[pool] @ (features.whiten @ direction)
+            meaning = features.vector_scores(features.whiten @ direction, pool)
             scores += config.embedding_weight * _standard(meaning)
         return scores
 
