@@ -203,3 +203,26 @@ def test_eval_recommend_on_a_tiny_corpus(tmp_path: Path) -> None:
     empty.mkdir()
     missing = paperfeed("eval", "recommend", str(empty), check=False)
     assert missing.returncode == 1 and "no .jsonl or .jsonl.gz files" in missing.stderr
+
+
+def test_a_fitted_model_is_reused_for_the_same_training_rows() -> None:
+    """A reload (same profile, same negatives) ranks with the kept model: no second fit,
+    the same picks; another profile fits its own; the oldest models are let go."""
+    from paperfeed.personal import recommend
+
+    features, _ = synthetic()
+    recommender = Recommender(features)
+    profile = [f"t1-{n:02d}" for n in range(8)]
+    first = recommender.recommend(profile, limit=10)
+    assert len(features.models) == 1
+    kept = next(iter(features.models.values()))
+    again = Recommender(features).recommend(profile, limit=10)  # a new request, same corpus
+    assert again == first and len(features.models) == 1
+    assert next(iter(features.models.values())) is kept
+    Recommender(features).recommend([f"t2-{n:02d}" for n in range(8)], limit=10)
+    assert len(features.models) == 2
+    for n in range(recommend.MODELS_KEPT):  # each turned-down paper: other training rows
+        disliked = f"t{0 if n < 30 else 3}-{n % 30:02d}"
+        Recommender(features).recommend(profile, negative_ids=[disliked], limit=3)
+    assert len(features.models) == recommend.MODELS_KEPT
+    assert all(model is not kept for model in features.models.values())

@@ -67,6 +67,8 @@ These are noisy (a few hundred authors): the reported split's bootstrap interval
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +79,7 @@ import scipy.sparse as sp
 Ranking = list[tuple[str, float]]
 HARD_NEGATIVES = 2000
 EMBEDDING_WEIGHT = 0.4
+MODELS_KEPT = 32  # fitted models kept per corpus, the latest used (3.6 MB each at 75k)
 MIN_OUTSIDE = 100  # papers outside the pool needed to take negatives from there alone
 
 
@@ -152,6 +155,10 @@ class CorpusFeatures:
         self.text_mean = np.asarray(tfidf.mean(axis=0), dtype=np.float32).ravel()
         self.text_background = np.asarray(tfidf @ self.text_mean, dtype=np.float32).ravel()
         self.vector_mean = vectors.mean(axis=0).astype(np.float32)
+        # fitted models by their training rows and weights: a reader's reload, or a feed
+        # reader polling, finds the same negatives and skips the fit (most of the time)
+        self.models: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.models_lock = threading.Lock()
         dims = vectors.shape[1]
         covariance = np.cov(vectors, rowvar=False).reshape(dims, dims) if len(ids) > 1 else None
         if covariance is None:
@@ -312,11 +319,40 @@ class Recommender:
     ) -> np.ndarray:
         """A linear SVM on the profile's tf-idf rows against the thumbs-downs and other
         papers (see the module docstring), its decision values standardised, plus the
-        embedding score."""
+        embedding score. A model fitted for the same profile and thumbs-downs on these
+        features is used again (:data:`MODELS_KEPT` are kept): a reload, a feed reader's
+        poll or the next page of the same reader skips the fit and the search for hard
+        negatives. Its negatives were drawn outside the pool of its first request; the
+        pool of a later one differs by the papers that arrived or were seen since, which
+        changes nothing the negatives were chosen against."""
+        config, features = self.config, self.features
+        others = self._outside(positives, negatives, pool)
+        mined = len(others) >= MIN_OUTSIDE
+        key = hashlib.sha1(
+            b"%d|%s|%s|%s"
+            % (mined, positives.tobytes(), negatives.tobytes(), repr(config).encode())
+        ).digest()
+        with features.models_lock:
+            coef = features.models.get(key)
+            if coef is not None:
+                features.models.move_to_end(key)
+        if coef is None:
+            coef = self._fit(positives, negatives, others if mined else None)
+            with features.models_lock:
+                features.models[key] = coef
+                while len(features.models) > MODELS_KEPT:
+                    features.models.popitem(last=False)
+        text = features.text_scores(coef, pool)
+        return self._with_embedding(text, positives, negatives, pool)
+
+    def _fit(
+        self, positives: np.ndarray, negatives: np.ndarray, others: np.ndarray | None
+    ) -> np.ndarray:
+        """The SVM's weights over the tf-idf columns."""
         from sklearn.svm import LinearSVC
 
         config, features = self.config, self.features
-        drawn = self._negatives(positives, negatives, pool)
+        drawn = self._negatives(positives, negatives, others)
         rows = np.concatenate([positives, drawn, negatives])
         labels = np.r_[np.ones(len(positives)), np.zeros(len(rows) - len(positives))]
         # A thumbs-down is a reader's word, not a guess: it weighs as much as a saved paper
@@ -328,34 +364,42 @@ class Recommender:
             class_weight="balanced", C=config.svm_c, tol=1e-4, max_iter=2000, random_state=0
         )
         # float64 with sorted indices is what liblinear takes: converted here, on the few
-        # thousand rows, rather than by scikit-learn's checks (a copy and a sort, 25 ms)
+        # thousand rows, rather than by scikit-learn's checks (a copy and a sort)
         training = features.tfidf[rows].astype(np.float64)
         training.sort_indices()
         svm.fit(training, labels, sample_weight=weights)
-        text = features.text_scores(svm.coef_.ravel().astype(np.float32), pool)
-        return self._with_embedding(text, positives, negatives, pool)
+        coef: np.ndarray = svm.coef_.ravel().astype(np.float32)
+        return coef
 
-    def _negatives(
+    def _outside(
         self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray
     ) -> np.ndarray:
-        """The model's other negatives: papers outside ``pool`` (the older ones, when the
-        pool is the new papers), the ``hard_negatives`` most like the profile by text
-        (:meth:`_rocchio`) and ``random_negatives`` at random. Papers of the pool are never
-        hard negatives: the most similar of them are the very papers to recommend. When the
-        pool leaves too few papers outside it (a small site, or candidates = everything),
-        random papers of the whole corpus, as arxiv-sanity takes every paper."""
+        """The papers neither in ``pool`` nor in the profile nor turned down."""
+        outside = np.ones(len(self.features.ids), dtype=bool)
+        outside[positives] = False
+        outside[negatives] = False
+        outside[pool] = False
+        return np.flatnonzero(outside)
+
+    def _negatives(
+        self, positives: np.ndarray, negatives: np.ndarray, others: np.ndarray | None
+    ) -> np.ndarray:
+        """The model's other negatives: among ``others``, the papers outside the pool (the
+        older ones, when the pool is the new papers), the ``hard_negatives`` most like the
+        profile by text (:meth:`_rocchio`) and ``random_negatives`` at random. Papers of the
+        pool are never hard negatives: the most similar of them are the very papers to
+        recommend. When the pool leaves too few papers outside it (``others`` None: a small
+        site, or candidates = everything), random papers of the whole corpus, as
+        arxiv-sanity takes every paper."""
         config, features = self.config, self.features
         rng = np.random.default_rng(_seed(positives))
-        taken = np.zeros(len(features.ids), dtype=bool)
-        taken[positives] = True
-        taken[negatives] = True
-        outside = ~taken
-        outside[pool] = False
-        others = np.flatnonzero(outside)
-        if len(others) < MIN_OUTSIDE:
-            others = np.flatnonzero(~taken)
-            count = min(config.random_negatives, len(others))
-            return np.sort(rng.choice(others, count, replace=False))
+        if others is None:
+            taken = np.zeros(len(features.ids), dtype=bool)
+            taken[positives] = True
+            taken[negatives] = True
+            anywhere = np.flatnonzero(~taken)
+            count = min(config.random_negatives, len(anywhere))
+            return np.sort(rng.choice(anywhere, count, replace=False))
         hard = np.zeros(0, dtype=np.int64)
         if config.hard_negatives > 0:
             closeness = self._rocchio(positives, others)
