@@ -479,51 +479,35 @@ class PersonalStore:
     def liked_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
         """For each of ``user_ids``: the papers they saved or upvoted, what recommendations
         start from (one query)."""
-        found: dict[int, set[str]] = {uid: set() for uid in user_ids}
-        if not user_ids:
-            return found
-        wanted = list(found)
-        saved = sa.select(saved_papers.c.user_id, saved_papers.c.paper_id).where(
-            saved_papers.c.user_id.in_(wanted)
-        )
-        voted = sa.select(upvotes.c.user_id, upvotes.c.paper_id).where(
-            upvotes.c.user_id.in_(wanted)
-        )
-        with self.store.reading() as conn:
-            for user_id, paper_id in conn.execute(sa.union(saved, voted)):
-                found[user_id].add(paper_id)
-        return found
+        return self._papers_of(user_ids, saved_papers, upvotes)
 
     def dismissed_by(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
         """For each of ``user_ids``: the papers they are not interested in (one query)."""
-        found: dict[int, set[str]] = {uid: set() for uid in user_ids}
-        if not user_ids:
-            return found
-        query = sa.select(paper_feedback.c.user_id, paper_feedback.c.paper_id).where(
-            paper_feedback.c.user_id.in_(list(found)), paper_feedback.c.kind == NOT_INTERESTED
-        )
-        with self.store.reading() as conn:
-            for user_id, paper_id in conn.execute(query):
-                found[user_id].add(paper_id)
-        return found
+        return self._papers_of(user_ids, paper_feedback)
 
     def shown_or_dismissed(self, user_ids: Sequence[int]) -> dict[int, set[str]]:
         """For each of ``user_ids``: the papers already shown to them (web or digest) or
-        marked not interested, which a recommendation leaves out. Two queries in all."""
+        marked not interested, which a recommendation leaves out (one query)."""
+        return self._papers_of(user_ids, seen_papers, paper_feedback)
+
+    def _papers_of(self, user_ids: Sequence[int], *tables: sa.Table) -> dict[int, set[str]]:
+        """For each of ``user_ids``, the papers it has a row for in any of ``tables``
+        (each with ``user_id`` and ``paper_id``; feedback rows count when "not
+        interested")."""
         found: dict[int, set[str]] = {uid: set() for uid in user_ids}
         if not user_ids:
             return found
-        wanted = list(found)
-        seen = sa.select(seen_papers.c.user_id, seen_papers.c.paper_id).where(
-            seen_papers.c.user_id.in_(wanted)
-        )
-        dismissed = sa.select(paper_feedback.c.user_id, paper_feedback.c.paper_id).where(
-            paper_feedback.c.user_id.in_(wanted), paper_feedback.c.kind == NOT_INTERESTED
-        )
+        selects = []
+        for table in tables:
+            query = sa.select(table.c.user_id, table.c.paper_id).where(
+                table.c.user_id.in_(list(found))
+            )
+            if table is paper_feedback:
+                query = query.where(table.c.kind == NOT_INTERESTED)
+            selects.append(query)
         with self.store.reading() as conn:
-            for query in (seen, dismissed):
-                for user_id, paper_id in conn.execute(query):
-                    found[user_id].add(paper_id)
+            for user_id, paper_id in conn.execute(sa.union(*selects)):
+                found[user_id].add(paper_id)
         return found
 
     # -- keyword rules --------------------------------------------------------------------
