@@ -92,10 +92,9 @@ class RecommenderConfig:
     random_negatives: int = 1000  # and older papers at random
     background_weight: float = 1.25  # the corpus mean taken off a profile's centroid
     embedding_weight: float = EMBEDDING_WEIGHT  # the embedding score next to the text score
-    negative_weight: float = 1.0  # small profiles: how hard a thumbs-down pushes down
+    negative_weight: float = 1.0  # a thumbs-down's pull on the centroids (text, embedding)
     min_model_papers: int = 5  # fewer profile papers: similarity only, no model
     explicit_negative_weight: float = 1.0  # a thumbs-down against a saved paper's weight
-    shrinkage: float = 0.1  # of the embeddings' covariance, before it is inverted
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,8 @@ class CorpusFeatures:
     def __init__(
         self, ids: Sequence[str], vectors: np.ndarray, tfidf: sp.csr_matrix, shrinkage: float = 0.1
     ) -> None:
+        """``shrinkage``: of the embeddings' covariance towards a multiple of the identity,
+        before it is inverted (0.1, as the tuning split's whitened centroid used)."""
         if len(ids) != vectors.shape[0] or len(ids) != tfidf.shape[0]:
             raise ValueError("ids, vectors and tf-idf rows must line up")
         self.ids = list(ids)
@@ -155,8 +156,8 @@ class CorpusFeatures:
         self.text_mean = np.asarray(tfidf.mean(axis=0), dtype=np.float32).ravel()
         self.text_background = np.asarray(tfidf @ self.text_mean, dtype=np.float32).ravel()
         self.vector_mean = vectors.mean(axis=0).astype(np.float32)
-        # fitted models by their training rows and weights: a reader's reload, or a feed
-        # reader polling, finds the same negatives and skips the fit (most of the time)
+        # fitted SVM weights by profile, thumbs-downs and settings (Recommender._model_scores):
+        # a reader's reload, or a feed reader's poll, skips the fit
         self.models: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self.models_lock = threading.Lock()
         dims = vectors.shape[1]
