@@ -666,7 +666,8 @@ def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -
     Only papers without a vector, or whose title or abstract changed since, are embedded;
     each batch is committed, so an interrupted run continues where it stopped. The keyword
     index (PAPERFEED_KEYWORD_ENGINE=tantivy) is a copy of the papers that searches also
-    keep in step by themselves; building it here spares the first searches the wait.
+    keep in step by themselves; building it here spares the first searches the wait. So
+    are the recommender's features (kept in a file the servers and the digest read).
     """
     from paperfeed.search.embed import default_embedder
     from paperfeed.search.indexer import index_papers
@@ -695,6 +696,18 @@ def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -
             line = (
                 f"keyword index: {written:,} papers written, {stats['papers']:,} in all, "
                 f"{stats['bytes'] / 1e6:.1f} MB in {stats['directory'] or 'memory'}"
+            )
+            log.append(line)
+            click.echo(line)
+        from paperfeed.personal.features import FeatureCache, features_file
+
+        kept = features_file(store, settings.data_dir)
+        if kept is not None:  # the recommender's features, for the servers and the digest
+            cache = FeatureCache(store, path=kept)
+            features = cache.build_now()
+            line = (
+                f"recommender features: {len(features.ids) if features else 0:,} papers "
+                f"({cache.status}) in {kept}"
             )
             log.append(line)
             click.echo(line)

@@ -8,7 +8,7 @@ from pathlib import Path
 from test_cli import paperfeed
 
 
-def test_search_and_index_commands(database_url: str) -> None:
+def test_search_and_index_commands(database_url: str, tmp_path: Path) -> None:
     paperfeed("db", "upgrade", url=database_url)
     loaded = paperfeed("import", "demo", url=database_url)
     assert "embeddings: 2," in loaded.stdout  # the demo ships its vectors
@@ -27,8 +27,12 @@ def test_search_and_index_commands(database_url: str) -> None:
     assert data["mode"] == "hybrid" and len(data["papers"]) == 3
     bad = paperfeed("search", 'spin "glass', url=database_url, check=False)
     assert bad.returncode == 2 and "bad query: a quote is not closed" in bad.stderr
-    index = paperfeed("index", url=database_url)
+    index = paperfeed("index", url=database_url, env={"PAPERFEED_DATA_DIR": str(tmp_path)})
     assert "index: 0 papers new or changed" in index.stdout
+    # and the recommender's features, kept in their file for the servers and the digest
+    assert "recommender features: 2," in index.stdout and "(ready)" in index.stdout
+    kept = index.stdout.split("(ready) in ")[1].split()[0]
+    assert Path(kept).is_file() and kept.endswith(".npz")
     assert "last index:" in paperfeed("stats", url=database_url).stdout
 
 
