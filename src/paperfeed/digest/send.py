@@ -120,6 +120,7 @@ class DigestSender:
         self._liked: dict[int, set[str]] = {}  # per account: saved or upvoted
         self._dismissed: dict[int, set[str]] = {}  # per account: not interested
         self._corpus: CorpusFeatures | None = None
+        self._recommender: Recommender | None = None  # one a run: it keeps the week's rows
         # The period's topics, clustered once a run when a subscriber follows topics.
         self.topic_index = topic_index or TopicIndex(store, MODEL_NAME)
         self._topics: dict[int, TopicFilter] = {}  # per subscriber who follows topics
@@ -164,7 +165,9 @@ class DigestSender:
         liked = self._liked.get(user_id)
         if self._corpus is None or not liked:
             return None
-        ranked = Recommender(self._corpus, DIGEST_RANKING).ranked(
+        if self._recommender is None or self._recommender.features is not self._corpus:
+            self._recommender = Recommender(self._corpus, DIGEST_RANKING)
+        ranked = self._recommender.ranked(
             liked, self._dismissed.get(user_id, set()), seen=known, candidates=pool.papers
         )
         return [pid for pid, _ in ranked] or None

@@ -219,6 +219,9 @@ class Recommender:
     def __init__(self, features: CorpusFeatures, config: RecommenderConfig | None = None) -> None:
         self.features = features
         self.config = config or RecommenderConfig()
+        # the last candidate set's tf-idf rows and vectors: a digest run ranks the same
+        # week's papers for thousands of readers with one Recommender
+        self._slices: tuple[bytes, sp.csr_matrix, np.ndarray] | None = None
 
     def recommend(
         self,
@@ -284,11 +287,20 @@ class Recommender:
         """The ranker signature shared with search: ``[(arxiv_id, score)]``."""
         return [(p.arxiv_id, p.score) for p in self.recommend(positive_ids, limit=limit)]
 
-    def scores(self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        """A score for each row of ``pool`` (higher is better), from the rows of the profile."""
+    def scores(
+        self,
+        positives: np.ndarray,
+        negatives: np.ndarray,
+        pool: np.ndarray,
+        keep: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """A score for each row of ``pool`` (higher is better), from the rows of the profile;
+        with ``keep`` (a mask), for the kept rows only, standardised among them (the whole
+        pool's rows of the matrices are taken, and kept for the next reader)."""
+        keep = np.ones(len(pool), dtype=bool) if keep is None else keep
         if len(positives) >= self.config.min_model_papers:
-            return self._model_scores(positives, negatives, pool)
-        return self._similarity_scores(positives, negatives, pool)
+            return self._model_scores(positives, negatives, pool, keep)
+        return self._similarity_scores(positives, negatives, pool, keep)
 
     def _scored(
         self,
@@ -301,22 +313,21 @@ class Recommender:
         if not len(positives):
             return None
         negatives = self.features.rows(negative_ids)
-        pool = self._pool(candidates, [*positive_ids, *negative_ids, *seen])
-        if not len(pool):
-            return None
-        return pool, self.scores(positives, negatives, pool), positives
-
-    def _pool(self, candidates: Collection[str] | None, excluded: Iterable[str]) -> np.ndarray:
-        rows = (
+        everyone = (
             np.arange(len(self.features.ids))
             if candidates is None
             else self.features.rows(candidates)
         )
-        drop = self.features.rows(set(excluded))
-        return rows[~np.isin(rows, drop)] if len(drop) else rows
+        drop = self.features.rows({*positive_ids, *negative_ids, *seen})
+        keep = ~np.isin(everyone, drop) if len(drop) else np.ones(len(everyone), dtype=bool)
+        if not keep.any():
+            return None
+        # the candidates are scored whole, then those left out dropped: the same candidates
+        # for every reader (a digest's week) reuse their rows of the matrices
+        return everyone[keep], self.scores(positives, negatives, everyone, keep), positives
 
     def _model_scores(
-        self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray
+        self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray, keep: np.ndarray
     ) -> np.ndarray:
         """A linear SVM on the profile's tf-idf rows against the thumbs-downs and other
         papers (see the module docstring), its decision values standardised, plus the
@@ -327,7 +338,7 @@ class Recommender:
         pool of a later one differs by the papers that arrived or were seen since, which
         changes nothing the negatives were chosen against."""
         config, features = self.config, self.features
-        others = self._outside(positives, negatives, pool)
+        others = self._outside(positives, negatives, pool[keep])
         mined = len(others) >= MIN_OUTSIDE
         key = hashlib.sha1(
             b"%d|%s|%s|%s"
@@ -343,8 +354,8 @@ class Recommender:
                 features.models[key] = coef
                 while len(features.models) > MODELS_KEPT:
                     features.models.popitem(last=False)
-        text = features.text_scores(coef, pool)
-        return self._with_embedding(text, positives, negatives, pool)
+        text = self._text_scores(coef, pool)[keep]
+        return self._with_embedding(text, positives, negatives, pool, keep)
 
     def _fit(
         self, positives: np.ndarray, negatives: np.ndarray, others: np.ndarray | None
@@ -403,14 +414,19 @@ class Recommender:
             return np.sort(rng.choice(anywhere, count, replace=False))
         hard = np.zeros(0, dtype=np.int64)
         if config.hard_negatives > 0:
-            closeness = self._rocchio(positives, others)
+            closeness = self._rocchio(positives, others, candidates=False)
             count = min(config.hard_negatives, len(others))
             hard = others[np.argpartition(-closeness, count - 1)[:count]]
         random = rng.choice(others, min(config.random_negatives, len(others)), replace=False)
         return np.union1d(hard, random)
 
     def _with_embedding(
-        self, text: np.ndarray, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray
+        self,
+        text: np.ndarray,
+        positives: np.ndarray,
+        negatives: np.ndarray,
+        pool: np.ndarray,
+        keep: np.ndarray,
     ) -> np.ndarray:
         """``text`` standardised plus ``embedding_weight`` times the standardised
         embedding score: the pool's vectors on the profile's whitened mean direction
@@ -423,20 +439,44 @@ class Recommender:
                 direction = direction - config.negative_weight * (
                     features.vectors[negatives].mean(axis=0) - features.vector_mean
                 )
-            meaning = features.vector_scores(features.whiten @ direction, pool)
+            meaning = self._vector_scores(features.whiten @ direction, pool)[keep]
             scores += config.embedding_weight * _standard(meaning)
         return scores
 
     def _similarity_scores(
-        self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray
+        self, positives: np.ndarray, negatives: np.ndarray, pool: np.ndarray, keep: np.ndarray
     ) -> np.ndarray:
         """Small profiles: the tf-idf centroid of the profile, the corpus mean taken off
         (Rocchio), and the thumbs-downs' centroid; plus the embedding score."""
-        text = self._rocchio(positives, pool, negatives)
-        return self._with_embedding(text, positives, negatives, pool)
+        text = self._rocchio(positives, pool, negatives)[keep]
+        return self._with_embedding(text, positives, negatives, pool, keep)
+
+    def _text_scores(self, direction: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """``tfidf[pool] @ direction``, the pool's rows taken once per candidate set."""
+        if 2 * len(pool) > len(self.features.ids):
+            return self.features.text_scores(direction, pool)
+        return np.asarray(self._sliced(pool)[1] @ direction).ravel()
+
+    def _vector_scores(self, direction: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        if 2 * len(pool) > len(self.features.ids):
+            return self.features.vector_scores(direction, pool)
+        scores: np.ndarray = self._sliced(pool)[2] @ direction
+        return scores
+
+    def _sliced(self, pool: np.ndarray) -> tuple[bytes, sp.csr_matrix, np.ndarray]:
+        key = hashlib.sha1(pool.tobytes()).digest()
+        slices = self._slices
+        if slices is None or slices[0] != key:
+            slices = self._slices = (key, self.features.tfidf[pool], self.features.vectors[pool])
+        return slices
 
     def _rocchio(
-        self, positives: np.ndarray, pool: np.ndarray, negatives: np.ndarray | None = None
+        self,
+        positives: np.ndarray,
+        pool: np.ndarray,
+        negatives: np.ndarray | None = None,
+        *,
+        candidates: bool = True,
     ) -> np.ndarray:
         """The pool's tf-idf rows on the profile's centroid, minus ``background_weight``
         times their product with the corpus's mean row (the same for every reader, computed
@@ -445,7 +485,12 @@ class Recommender:
         direction = features.centroid(positives)
         if negatives is not None and len(negatives):
             direction -= config.negative_weight * features.centroid(negatives)
-        text = features.text_scores(direction, pool)
+        # (``candidates`` False: the papers searched for hard negatives, not the ones ranked,
+        # whose rows stay kept)
+        if candidates:
+            text = self._text_scores(direction, pool)
+        else:
+            text = features.text_scores(direction, pool)
         text -= config.background_weight * features.text_background[pool]
         return text
 
