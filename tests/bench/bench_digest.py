@@ -13,8 +13,6 @@ send them through a local SMTP server.
   SQLAlchemy Core (``papers.upvotes`` set to the number of rows, as ``store.upvote`` keeps
   it), and 10,000 confirmed weekly subscribers linked to them through ``store.digests``
   (personalized, top 5-15, some with category or keyword filters).
-* the recommender's features are built and kept in their file first, as ``paperfeed
-  index`` does after embedding (timed apart); the sender reads them back.
 * compose: ``DigestSender.digests("weekly")`` (the pool of the latest ended ISO week and the
   readers' upvoted vectors), then ``compose_one`` and ``digest_message`` for every
   subscriber; baseline: the same digests without personalization, in the same run.
@@ -61,7 +59,6 @@ from paperfeed.digest.send import DigestSender  # noqa: E402
 from paperfeed.ingest import import_files  # noqa: E402
 from paperfeed.mail import Mailer, new_message  # noqa: E402
 from paperfeed.models import Subscriber  # noqa: E402
-from paperfeed.personal.features import FeatureCache, features_file  # noqa: E402
 from paperfeed.search.embed import Embedder, default_embedder, paper_text, text_hash  # noqa: E402
 from paperfeed.search.indexer import export_vectors, import_vectors, index_papers  # noqa: E402
 from paperfeed.settings import Settings  # noqa: E402
@@ -341,7 +338,7 @@ def bench_compose(sender: DigestSender, problems: list[str]) -> dict[str, Any]:
     sender.digests("weekly", [])  # the pool alone: what an unpersonalized run loads
     pool_s = time.perf_counter() - start
     # then the personalized run's (last: the sender keeps the readers' profiles and the
-    # recommender's features of its latest call, which compose_one uses)
+    # personalization of its latest call, which compose_one uses)
     start = time.perf_counter()
     period, pool, subs, vectors = sender.digests("weekly")
     load_s = time.perf_counter() - start
@@ -517,16 +514,6 @@ def main() -> None:
             mail_from="digest@paperfeed.test",
             public_url="https://papers.example.org",
             mail_rate=0.0,
-        )
-        # The recommender's features, as `paperfeed index` leaves them after embedding (its
-        # last step): the digest run reads them from their file. Timed apart.
-        start = time.perf_counter()
-        kept = features_file(store, settings.data_dir)
-        built = FeatureCache(store, path=kept).build_now()
-        results["setup"]["features_s"] = time.perf_counter() - start
-        print(
-            f"recommender features (paperfeed index's last step): "
-            f"{len(built.ids) if built else 0:,} papers in {results['setup']['features_s']:.1f} s"
         )
         links = DigestLinks(Accounts(store, settings, utcnow).signer, settings.public_url)
         sender = DigestSender(store, settings, links, sleep=lambda seconds: None)

@@ -299,7 +299,7 @@ def test_the_digest_for_you_ranks_in_the_models_features(
     )
     sub = demo_store.digests.subscriber(sub.id)  # type: ignore[assignment]
     assert sub is not None
-    sender = DigestSender(demo_store, settings, links)  # builds the features itself
+    sender = DigestSender(demo_store, settings, links, features=FeatureCache(demo_store).build_now)
     _, pool, _, vectors = sender.digests("weekly", [sub])
     assert pool is not None
     digest = sender.compose_one(pool, sub, vectors)
@@ -311,7 +311,7 @@ def test_the_digest_for_you_ranks_in_the_models_features(
     expected = [p.arxiv_id for p in picks if p.arxiv_id not in shown][:5]
     assert [p.arxiv_id for p in digest.for_you] == expected
     centroid = compose(pool, sub, vectors[user_id])  # the fallback, without features
-    fallback = DigestSender(demo_store, settings, links, features=lambda: None)
+    fallback = DigestSender(demo_store, settings, links)  # the default: no features
     _, pool, _, vectors = fallback.digests("weekly", [sub])
     assert pool is not None
     assert fallback.compose_one(pool, sub, vectors).for_you == centroid.for_you
