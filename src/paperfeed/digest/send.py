@@ -32,10 +32,11 @@ from .render import digest_message
 from .topics import TopicFilter, topic_filters
 
 BOUNCE_THRESHOLD = 3
-# The digest ranks each reader's period by similarity to their profile in the recommender's
-# features (its ranking for small profiles: tf-idf centroid minus the corpus mean, plus the
-# whitened embedding), not by fitting each reader's SVM: a fit costs tens of milliseconds,
-# and a run composes thousands of digests (bench_digest: 10,000 in a minute).
+# Given the recommender's features (DigestSender(features=...)), the digest ranks each
+# reader's period by similarity to their profile in them (the recommender's ranking for
+# small profiles: tf-idf centroid minus the corpus mean, plus the whitened embedding), not
+# by fitting each reader's SVM: a fit costs tens of milliseconds, and a run composes
+# thousands of digests (bench_digest: 10,000 in a minute).
 DIGEST_RANKING = RecommenderConfig(min_model_papers=2**31)
 
 
