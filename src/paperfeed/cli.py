@@ -702,7 +702,7 @@ def index_cmd(ctx: Context, batch_size: int, limit: int | None, dry_run: bool) -
         from paperfeed.personal.features import FeatureCache, features_file
 
         kept = features_file(store, settings.data_dir)
-        if kept is not None:  # the recommender's features, for the servers and the digest
+        if kept is not None:  # the recommender's features, read back by the servers
             cache = FeatureCache(store, path=kept)
             features = cache.build_now()
             line = (
