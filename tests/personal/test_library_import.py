@@ -164,6 +164,23 @@ def test_id_lists_and_fetching(library: tuple[Store, int]) -> None:
     assert [p.where for p in report.problems] == ["line 4"]
 
 
+def test_a_long_id_list_is_looked_up_in_batches(library: tuple[Store, int]) -> None:
+    """1,500 arXiv ids (more than one query's worth): the four the store holds are matched,
+    wherever they are in the list, the others left for arXiv."""
+    store, user = library
+    ids = [f"2502.{n:05d}" for n in range(1500)]
+    for place, known in zip((0, 499, 500, 1499), range(1, 5), strict=True):
+        ids[place] = f"2501.{known:05d}"
+    report = run(store, user, "\n".join(ids) + "\n", "ids.txt")
+    assert [(where, pid) for where, pid in report.matched] == [
+        ("line 1", "2501.00001"),
+        ("line 500", "2501.00002"),
+        ("line 501", "2501.00003"),
+        ("line 1500", "2501.00004"),
+    ]
+    assert len(report.unmatched) == 1496 and report.saved == 4
+
+
 def test_whole_file_errors() -> None:
     with pytest.raises(LibraryError, match="at most 50 MB"):
         read_library(b" " * (li.MAX_BYTES + 1), "big.bib")

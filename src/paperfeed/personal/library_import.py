@@ -28,7 +28,7 @@ from typing import Any
 
 from paperfeed.ingest.arxiv_api import ArxivClient
 from paperfeed.ingest.errors import SourceError
-from paperfeed.models import IngestRecord, InvalidArxivId, Paper, SearchFilter, split_arxiv_id
+from paperfeed.models import IngestRecord, InvalidArxivId, SearchFilter, split_arxiv_id
 from paperfeed.store import Store
 
 MAX_BYTES = 50 * 1024 * 1024  # a library of tens of thousands of references fits easily
@@ -336,7 +336,6 @@ def title_key(title: str) -> str:
 def match_references(
     references: Sequence[Reference],
     *,
-    get_paper: Callable[[str], Paper | None],
     papers_by_doi: Callable[[Sequence[str]], dict[str, str]],
     keyword: Callable[[Sequence[str], SearchFilter, int], list[tuple[str, float]]],
     titles: Callable[[Sequence[str]], dict[str, str]],
@@ -347,6 +346,7 @@ def match_references(
     from arXiv and answers {id: "" or why not}; ``None`` leaves them unmatched."""
     seen: dict[str, str] = {}
     by_doi = papers_by_doi([r.doi for r in references if r.doi])
+    known = titles(sorted({r.arxiv_id for r in references if r.arxiv_id}))  # one look
     to_fetch: list[tuple[Reference, str]] = []
 
     def place(ref: Reference, arxiv_id: str, bucket: list[tuple[str, str]]) -> None:
@@ -357,7 +357,7 @@ def match_references(
             bucket.append((ref.where, arxiv_id))
 
     for ref in references:
-        if ref.arxiv_id and get_paper(ref.arxiv_id) is not None:
+        if ref.arxiv_id and ref.arxiv_id in known:
             place(ref, ref.arxiv_id, report.matched)
         elif ref.doi and ref.doi in by_doi:
             place(ref, by_doi[ref.doi], report.matched)
@@ -431,7 +431,6 @@ def import_library(
     report = ImportReport(kind, len(references), problems=problems)
     match_references(
         references,
-        get_paper=store.get_paper,
         papers_by_doi=store.search.papers_by_doi,
         keyword=keyword,
         titles=store.search.titles,

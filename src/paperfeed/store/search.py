@@ -388,12 +388,16 @@ class SearchStore:
         return found
 
     def titles(self, ids: Sequence[str]) -> dict[str, str]:
-        """{arxiv id: title} of ``ids``."""
-        if not ids:
-            return {}
-        query = sa.select(papers.c.arxiv_id, papers.c.title).where(papers.c.arxiv_id.in_(list(ids)))
+        """{arxiv id: title} of ``ids`` (those the store holds; any number of them)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
         with self.store.reading() as conn:
-            return {pid: title for pid, title in conn.execute(query)}
+            for start in range(0, len(wanted), 500):  # under any bound-parameter limit
+                query = sa.select(papers.c.arxiv_id, papers.c.title).where(
+                    papers.c.arxiv_id.in_(wanted[start : start + 500])
+                )
+                found.update({pid: title for pid, title in conn.execute(query)})
+        return found
 
     # -- embeddings -----------------------------------------------------------------------
 
