@@ -8,10 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from conftest import shared_data
 from paperfeed.personal.evaluate import load_corpus, make_split, one_person
-from paperfeed.personal.recommend import CorpusFeatures, Pick, Recommender
+from paperfeed.personal.recommend import (
+    CorpusFeatures,
+    Pick,
+    Recommender,
+    RecommenderConfig,
+    _columns_of,
+)
 from test_cli import paperfeed
 
 TOPIC_WORDS = [
@@ -54,6 +61,39 @@ def test_the_model_finds_the_profiles_topic_and_says_why() -> None:
     assert [p.score for p in picks] == sorted((p.score for p in picks), reverse=True)
     titles = {pid: f"Paper {pid}" for pid in profile}
     assert picks[0].explanation(titles) == f"similar to Paper {picks[0].similar_to} you saved"
+
+
+def test_a_big_corpus_fits_on_the_profiles_words_only() -> None:
+    """From ``profile_words_from`` papers the SVM weighs the profile's words only (the
+    fit's cost then follows the profile, not the negatives' vocabulary); below it, every
+    word of its training rows. Both find the topic."""
+    profile = [f"t1-{n:02d}" for n in range(8)]
+    for words_from, only_profile in ((0, True), (10**9, False)):
+        features, _ = synthetic()
+        recommender = Recommender(features, RecommenderConfig(profile_words_from=words_from))
+        picks = recommender.recommend(profile, limit=15)
+        assert [topic_of(p) for p in picks] == [1] * 15
+        ((columns, weights),) = features.models.values()
+        words = set(features.tfidf[features.rows(profile)].indices.tolist())
+        assert len(columns) == len(weights) > 0 and np.all(weights != 0)
+        assert (set(columns.tolist()) <= words) is only_profile
+
+
+def test_columns_of_is_a_column_slice() -> None:
+    rng = np.random.default_rng(0)
+    matrix = sp.random(40, 300, density=0.05, random_state=1, format="csr", dtype=np.float32)
+    matrix = sp.csr_matrix(sp.diags(np.r_[np.ones(3), 0, np.ones(36)]) @ matrix)  # row 3 empty
+    matrix.eliminate_zeros()
+    matrix.sort_indices()  # as the vectoriser leaves them (and CorpusFeatures makes sure)
+    assert matrix[3].nnz == 0
+    columns = np.sort(rng.choice(300, 60, replace=False))
+    sliced = _columns_of(matrix, columns)
+    assert sliced.dtype == np.float64 and sliced.shape == (40, 60)
+    assert np.array_equal(sliced.toarray(), matrix[:, columns].toarray())
+    copy = sliced.copy()
+    copy.has_sorted_indices = False
+    copy.sort_indices()
+    assert np.array_equal(copy.indices, sliced.indices)  # sorted, as it says
 
 
 def test_small_profiles_use_similarity_and_keep_both_topics() -> None:
@@ -205,10 +245,14 @@ def test_eval_recommend_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no .jsonl or .jsonl.gz files" in missing.stderr
 
 
-def test_a_fitted_model_is_reused_for_the_same_training_rows() -> None:
+def test_a_fitted_model_is_reused_for_the_same_training_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A reload (same profile, same negatives) ranks with the kept model: no second fit,
     the same picks; another profile fits its own; the oldest models are let go."""
     from paperfeed.personal import recommend
+
+    monkeypatch.setattr(recommend, "MODELS_KEPT", 40)
 
     features, _ = synthetic()
     recommender = Recommender(features)
