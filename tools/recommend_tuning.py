@@ -15,7 +15,11 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
 * ``embedding``: MiniLM centroid, nearest profile paper, whitened centroid, and added to
   the text score;
 * ``svm``: random vs. hard negatives, how many, C;
-* ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured.
+* ``blend``: the Recommender's score plus the candidate's tf-idf cosine to its nearest
+  profile paper (or the mean of the nearest few: profiles of several topics), or plus the
+  Rocchio score (the SVM and the centroid disagree on some papers);
+* ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
+  with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``).
 
 Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author.
 """
@@ -45,10 +49,11 @@ from paperfeed.personal.evaluate import (  # noqa: E402
 from paperfeed.personal.recommend import (  # noqa: E402
     CorpusFeatures,
     Recommender,
+    RecommenderConfig,
     tfidf_options,
 )
 
-GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed")
+GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend")
 
 
 def standard(values: np.ndarray) -> np.ndarray:
@@ -62,6 +67,13 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=300)
     parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups")
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/arxiv")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE,...",
+        help="also run the paperfeed group with these RecommenderConfig settings (repeatable)",
+    )
     args = parser.parse_args()
     groups = set(args.only.split(","))
     corpus = load_corpus(args.corpus)
@@ -187,9 +199,47 @@ def main() -> None:
 
     if "paperfeed" in groups:
         features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        none = np.zeros(0, dtype=np.int64)
+        for setting in ["", *args.config]:
+            changes = dict(pair.split("=", 1) for pair in setting.split(",") if pair)
+            config = RecommenderConfig(
+                **{
+                    key: type(getattr(RecommenderConfig, key))(value)
+                    for key, value in changes.items()
+                }
+            )
+            recommender = Recommender(features, config)
+            run(
+                f"paperfeed Recommender {setting}".strip(),
+                lambda t, r=recommender: r.scores(t.profile, none, cand),
+            )
+
+    if "blend" in groups:
+        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
         recommender = Recommender(features)
         none = np.zeros(0, dtype=np.int64)
-        run("paperfeed Recommender", lambda t: recommender.scores(t.profile, none, cand))
+        at_candidates = chosen_text[cand]
+
+        def nearest(task: Task, weight: float, few: int) -> np.ndarray:
+            base = recommender.scores(task.profile, none, cand)
+            similar = (at_candidates @ chosen_text[task.profile].T).toarray()
+            similar.sort(axis=1)
+            return standard(base) + weight * standard(similar[:, -few:].mean(axis=1))
+
+        for weight in (0.2, 0.5):
+            for few in (1, 3):
+                run(
+                    f"Recommender + {weight} x mean of {few} nearest (tf-idf)",
+                    lambda t, w=weight, k=few: nearest(t, w, k),
+                )
+        centroid = rocchio(chosen_text, 1.25)
+        for weight in (0.3, 0.6):
+            run(
+                f"Recommender + {weight} x Rocchio",
+                lambda t, w=weight: (
+                    standard(recommender.scores(t.profile, none, cand)) + w * standard(centroid(t))
+                ),
+            )
 
 
 if __name__ == "__main__":

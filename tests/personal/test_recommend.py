@@ -79,6 +79,24 @@ def test_a_big_corpus_fits_on_the_profiles_words_only() -> None:
         assert (set(columns.tolist()) <= words) is only_profile
 
 
+def test_a_sparse_direction_scores_alike_through_columns_or_rows() -> None:
+    """A model's weights score the pool through its columns (rare words: few entries) or
+    through the pool's rows (common words): the same scores either way."""
+    features, _ = synthetic()
+    recommender = Recommender(features)
+    frequency = features.document_frequency
+    rare = np.flatnonzero(frequency <= np.quantile(frequency, 0.3))  # under half the pool's
+    common = np.arange(features.tfidf.shape[1])  # every word: more entries than any pool
+    pool = np.arange(0, len(features.ids), 2)
+    for columns in (rare, common):
+        weights = np.linspace(-1, 1, len(columns)).astype(np.float32)
+        dense = np.zeros(features.tfidf.shape[1], dtype=np.float32)
+        dense[columns] = weights
+        expected = features.tfidf[pool] @ dense
+        assert np.allclose(recommender._sparse_scores(columns, weights, pool), expected, atol=1e-6)
+        assert np.allclose(features.column_scores(columns, weights)[pool], expected, atol=1e-6)
+
+
 def test_columns_of_is_a_column_slice() -> None:
     rng = np.random.default_rng(0)
     matrix = sp.random(40, 300, density=0.05, random_state=1, format="csr", dtype=np.float32)

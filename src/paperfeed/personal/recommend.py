@@ -108,6 +108,9 @@ class RecommenderConfig:
     negative_weight: float = 1.0  # a thumbs-down's pull on the centroids (text, embedding)
     min_model_papers: int = 5  # fewer profile papers: similarity only, no model
     profile_words_from: int = 20_000  # papers from which the SVM sees the profile's words only
+    # of those words, the ones in at most this share of the papers (and the hard negatives
+    # are found by them); 1.0: all of them
+    profile_word_share: float = 1.0
     explicit_negative_weight: float = 1.0  # a thumbs-down against a saved paper's weight
 
 
@@ -172,6 +175,8 @@ class CorpusFeatures:
         # negatives) without a pass over every word of every paper (about twice the
         # tf-idf's memory in all; built here, off the request path)
         self.columns = tfidf.tocsc()
+        self.document_frequency = np.diff(self.columns.indptr)
+        self._backgrounds: dict[float, np.ndarray] = {}
         self.text_mean = np.asarray(tfidf.mean(axis=0), dtype=np.float32).ravel()
         self.text_background = np.asarray(tfidf @ self.text_mean, dtype=np.float32).ravel()
         self.vector_mean = vectors.mean(axis=0).astype(np.float32)
@@ -231,16 +236,44 @@ class CorpusFeatures:
         """The mean tf-idf row of ``rows``, dense."""
         return np.asarray(self.tfidf[rows].mean(axis=0), dtype=np.float32).ravel()
 
-    def near(self, rows: np.ndarray, background_weight: float) -> np.ndarray:
+    def words(self, rows: np.ndarray, share: float = 1.0) -> np.ndarray:
+        """The columns (words) the papers ``rows`` use, sorted; with ``share`` under 1,
+        only those in at most that share of the corpus's papers."""
+        columns = np.unique(self.tfidf[rows].indices)
+        if share < 1.0:
+            columns = columns[self.document_frequency[columns] <= share * len(self.ids)]
+        return columns
+
+    def background(self, share: float = 1.0) -> np.ndarray:
+        """Each paper's product with the corpus's mean row, over the words in at most
+        ``share`` of the papers (:attr:`text_background` for 1), computed once per share."""
+        if share >= 1.0:
+            return self.text_background
+        found = self._backgrounds.get(share)
+        if found is None:
+            mean = np.where(
+                self.document_frequency <= share * len(self.ids), self.text_mean, 0.0
+            ).astype(np.float32)
+            found = self._backgrounds[share] = np.asarray(self.tfidf @ mean).ravel()
+        return found
+
+    def near(self, rows: np.ndarray, background_weight: float, share: float = 1.0) -> np.ndarray:
         """Every paper's tf-idf row on the centroid of ``rows`` minus ``background_weight``
         times its product with the corpus mean (Rocchio, as :meth:`Recommender._rocchio`),
-        through the centroid's columns only: the words of a few papers, not the corpus's."""
-        profile = self.tfidf[rows]
-        columns = np.unique(profile.indices)
-        weights = np.asarray(profile[:, columns].sum(axis=0), dtype=np.float32).ravel()
-        scores = np.asarray(self.columns[:, columns] @ (weights / len(rows))).ravel()
-        scores -= background_weight * self.text_background
+        through the centroid's columns only: the words of a few papers, not the corpus's
+        (with ``share`` under 1, the words in at most that share of the papers: the common
+        words hold most of the matrix's entries and tell papers apart least)."""
+        columns = self.words(rows, share)
+        weights = np.asarray(self.tfidf[rows][:, columns].sum(axis=0), dtype=np.float32).ravel()
+        scores = self.column_scores(columns, weights / len(rows))
+        scores -= background_weight * self.background(share)
         return scores
+
+    def column_scores(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Every paper's tf-idf row on a direction that is ``weights`` at ``columns`` and
+        nothing elsewhere, through those columns only (the column-major copy): the work
+        follows the papers that use those words, not the size of the matrix."""
+        return np.asarray(self.columns[:, columns] @ weights).ravel()
 
 
 class Recommender:
@@ -384,10 +417,7 @@ class Recommender:
                 features.models[key] = model
                 while len(features.models) > MODELS_KEPT:
                     features.models.popitem(last=False)
-        columns, weights = model
-        coef = np.zeros(features.tfidf.shape[1], dtype=np.float32)
-        coef[columns] = weights
-        text = self._text_scores(coef, pool)[keep]
+        text = self._sparse_scores(*model, pool)[keep]
         return self._with_embedding(text, positives, negatives, pool, keep)
 
     def _fit(
@@ -411,7 +441,7 @@ class Recommender:
         svm = LinearSVC(C=config.svm_c, tol=1e-4, max_iter=2000, random_state=0)
         training = features.tfidf[rows]
         if len(features.ids) >= config.profile_words_from:
-            columns = np.unique(features.tfidf[positives].indices)
+            columns = features.words(positives, config.profile_word_share)
             training = _columns_of(training, columns)
         else:
             columns = np.arange(training.shape[1])
@@ -453,7 +483,10 @@ class Recommender:
             return np.sort(rng.choice(anywhere, count, replace=False))
         hard = np.zeros(0, dtype=np.int64)
         if config.hard_negatives > 0:
-            closeness = features.near(positives, config.background_weight)[others]
+            share = (
+                config.profile_word_share if len(features.ids) >= config.profile_words_from else 1.0
+            )
+            closeness = features.near(positives, config.background_weight, share)[others]
             count = min(config.hard_negatives, len(others))
             hard = others[np.argpartition(-closeness, count - 1)[:count]]
         random = rng.choice(others, min(config.random_negatives, len(others)), replace=False)
@@ -489,6 +522,24 @@ class Recommender:
         (Rocchio), and the thumbs-downs' centroid; plus the embedding score."""
         text = self._rocchio(positives, pool, negatives)[keep]
         return self._with_embedding(text, positives, negatives, pool, keep)
+
+    def _sparse_scores(
+        self, columns: np.ndarray, weights: np.ndarray, pool: np.ndarray
+    ) -> np.ndarray:
+        """``tfidf[pool]`` on a direction that weighs ``columns`` only (a model's): through
+        those columns of the whole corpus when they hold fewer entries than the pool's rows
+        (a model of rare words), through the pool's rows otherwise."""
+        features = self.features
+        through_columns = int(features.document_frequency[columns].sum())
+        through_rows = (
+            features.tfidf.nnz if 2 * len(pool) > len(features.ids) else self._sliced(pool)[1].nnz
+        )
+        if 2 * through_columns < through_rows:  # (a slice, then a product: twice the work)
+            scores: np.ndarray = features.column_scores(columns, weights)[pool]
+            return scores
+        direction = np.zeros(features.tfidf.shape[1], dtype=np.float32)
+        direction[columns] = weights
+        return self._text_scores(direction, pool)
 
     def _text_scores(self, direction: np.ndarray, pool: np.ndarray) -> np.ndarray:
         """``tfidf[pool] @ direction``, the pool's rows taken once per candidate set."""
@@ -564,20 +615,15 @@ def _balanced(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _columns_of(matrix: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
-    """``matrix[:, columns]`` (``columns`` sorted, ``matrix`` with sorted indices, as the
-    vectoriser leaves them), as float64: what liblinear takes (converted here, on the few
-    thousand rows, rather than by scikit-learn's checks: a copy and a sort)."""
-    position = np.full(matrix.shape[1], -1, dtype=np.int32)
-    position[columns] = np.arange(len(columns), dtype=np.int32)
-    kept = position[matrix.indices]
-    inside = kept >= 0
-    before = np.concatenate([[0], np.cumsum(inside)])  # kept entries before each one
-    sub = sp.csr_matrix(
-        (matrix.data[inside].astype(np.float64), kept[inside], before[matrix.indptr]),
-        shape=(matrix.shape[0], len(columns)),
+    """``matrix[:, columns]`` as float64, what liblinear takes (converted here, on the
+    entries kept, rather than by scikit-learn's checks on a copy). scipy's column indexing
+    (one pass in C++, four times faster at 75k papers than the same done with numpy)
+    keeps each row's order: with ``columns`` and ``matrix``'s rows sorted (as the
+    vectoriser leaves them), the rows stay sorted and nothing sorts them again."""
+    sub = matrix[:, columns]
+    return sp.csr_matrix(
+        (sub.data.astype(np.float64), sub.indices, sub.indptr), shape=sub.shape, copy=False
     )
-    sub.has_sorted_indices = True  # a sorted row keeps its order: ``position`` grows
-    return sub
 
 
 def _seed(rows: np.ndarray) -> int:
