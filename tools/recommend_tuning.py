@@ -17,7 +17,11 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
 * ``svm``: random vs. hard negatives, how many, C;
 * ``blend``: the Recommender's score plus the candidate's tf-idf cosine to its nearest
   profile paper (or the mean of the nearest few: profiles of several topics), or plus the
-  Rocchio score (the SVM and the centroid disagree on some papers);
+  Rocchio score (the SVM and the centroid disagree on some papers), or plus a prior on
+  the candidate's length (unit-length rows make a long abstract's words weigh less);
+* ``pool``: the new papers' own mean as Rocchio's background (what is distinctive in the
+  profile against what is being ranked, not against the corpus), and hard negatives from
+  the months just before the cut-off only (the negatives' words as the candidates' are);
 * ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
   with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``).
 
@@ -30,6 +34,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +58,7 @@ from paperfeed.personal.recommend import (  # noqa: E402
     tfidf_options,
 )
 
-GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend")
+GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool")
 
 
 def standard(values: np.ndarray) -> np.ndarray:
@@ -232,6 +237,14 @@ def main() -> None:
                     f"Recommender + {weight} x mean of {few} nearest (tf-idf)",
                     lambda t, w=weight, k=few: nearest(t, w, k),
                 )
+        length = standard(np.log1p(np.diff(at_candidates.indptr)))  # words in each candidate
+        for weight in (-0.1, 0.1, 0.2):
+            run(
+                f"Recommender + {weight} x the candidate's length (log words)",
+                lambda t, w=weight: (
+                    standard(recommender.scores(t.profile, none, cand)) + w * length
+                ),
+            )
         centroid = rocchio(chosen_text, 1.25)
         for weight in (0.3, 0.6):
             run(
@@ -240,6 +253,39 @@ def main() -> None:
                     standard(recommender.scores(t.profile, none, cand)) + w * standard(centroid(t))
                 ),
             )
+
+    if "pool" in groups:
+        at_candidates = chosen_text[cand]
+        pool_mean = np.asarray(at_candidates.mean(axis=0)).ravel()
+        corpus_mean = np.asarray(chosen_text.mean(axis=0)).ravel()
+        background = {
+            "corpus": at_candidates @ corpus_mean,
+            "new papers": at_candidates @ pool_mean,
+        }
+        for name, against in background.items():
+            for weight in (1.0, 1.25, 1.5):
+
+                def against_pool(task: Task, w: float = weight, b: Any = against) -> np.ndarray:
+                    centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
+                    return np.asarray(at_candidates @ centroid).ravel() - w * b
+
+                run(f"Rocchio, background the {name}' mean x{weight}", against_pool)
+        days = np.array([corpus.days[i] for i in rows])
+        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        none = np.zeros(0, dtype=np.int64)
+        recommender = Recommender(features)
+        cut = split.cutoff
+        for months in (6, 12):
+            recent = np.flatnonzero((days < cut) & (days >= cut - timedelta(days=30 * months)))
+            outside = np.setdiff1d(np.arange(len(rows)), recent)
+
+            def recent_negatives(task: Task, keep_out: np.ndarray = outside) -> np.ndarray:
+                # the "pool" the negatives must stay out of: the candidates and every older
+                # paper but the recent ones, so hard negatives come from the recent months
+                scores = recommender.scores(task.profile, none, np.r_[cand, keep_out])
+                return scores[: len(cand)]
+
+            run(f"Recommender, negatives from the last {months} months", recent_negatives)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,16 @@ def test_a_big_corpus_fits_on_the_profiles_words_only() -> None:
         assert (set(columns.tolist()) <= words) is only_profile
 
 
+def test_rows_are_sorted_and_unique_and_skip_unknown_ids() -> None:
+    features, _ = synthetic()
+    assert features.rows(["t2-03", "t0-01", "nope", "t2-03", "t0-01"]).tolist() == [
+        features.row["t0-01"],
+        features.row["t2-03"],
+    ]
+    assert features.rows({"t1-00"}).tolist() == [features.row["t1-00"]]
+    assert features.rows(["nope"]).dtype == np.int64 and not len(features.rows([]))
+
+
 def test_a_sparse_direction_scores_alike_through_columns_or_rows() -> None:
     """A model's weights score the pool through its columns (rare words: few entries) or
     through the pool's rows (common words): the same scores either way."""

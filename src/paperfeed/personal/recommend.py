@@ -12,9 +12,10 @@ A reader's profile is the papers they saved or upvoted. With at least ``min_mode
 (5) of them, :class:`Recommender` fits a linear SVM on the tf-idf rows, the profile against
 the reader's thumbs-down papers (each weighing as much as a saved paper: they are real
 negatives, not guesses) and other papers taken from *outside* the pool being ranked (the
-older ones, when the pool is the new papers): the ``hard_negatives`` (2,000) whose text is
-nearest the profile's (its tf-idf centroid minus the corpus's), and ``random_negatives``
-(1,000) at random. That is arxiv-sanity's model (the profile against every other paper)
+older ones, when the pool is the new papers): the ``hard_negatives`` (1,000) whose text is
+nearest the profile's (its tf-idf centroid minus the corpus's, over the profile's words in
+at most ``mining_word_share``, 3 %, of the papers), and ``random_negatives`` (250) at
+random. That is arxiv-sanity's model (the profile against every other paper)
 made cheap: the papers far from the profile do not move the separating plane, the near
 ones do. Fewer papers than that are ranked by similarity, the centroid the issue asks for:
 the profile's tf-idf centroid with the corpus mean taken off (Rocchio), minus the
@@ -27,16 +28,17 @@ keeps them from drowning the rest).
 In a corpus of ``profile_words_from`` (20,000) papers or more the SVM sees **the profile's
 words only**: each training row cut to the columns the profile's papers use, the other
 words weighing nothing. Its cost then follows the profile (a few thousand columns), not the
-vocabulary of 3,000 negatives, and among 75k papers the negatives are all near the profile,
+vocabulary of 1,250 negatives, and among 75k papers the negatives are all near the profile,
 so little is lost (measured below); in a small corpus, where the "hard" negatives are most
 of the corpus, every word is kept, and that fit is cheap anyway. Ranking is one product of
-the profile's columns of the tf-idf (a column-major copy, :attr:`CorpusFeatures.columns`)
-with its centroid (choosing hard negatives), a fit on about 3,000 rows and one product over
-the pool; ``tests/bench/bench_recommend.py`` measures fit + rank + explanations per user
-at 75k papers. Every pick carries the profile
-paper most similar to it (the mean of the text and embedding cosines), so a page can say
-"similar to X you saved"; :meth:`Recommender.ranked` scores a whole pool without
-explanations, :meth:`Recommender.explain` explains the papers a page shows.
+the profile's less common columns of the tf-idf (a column-major copy,
+:attr:`CorpusFeatures.columns`) with its centroid (choosing hard negatives), a fit on about
+1,250 rows and one product over the pool (through the model's columns when they hold fewer
+entries than the pool's rows); ``tests/bench/bench_recommend.py`` measures fit + rank +
+explanations per user at 75k papers. Every pick carries the profile paper most similar
+to it (the mean of the text and embedding cosines), so a page can say "similar to X you
+saved"; :meth:`Recommender.ranked` scores a whole pool without explanations,
+:meth:`Recommender.explain` explains the papers a page shows.
 
 **How the choices were made**, by Recall@50 on the *tuning* split of
 ``paperfeed.personal.evaluate`` only (the other half of the authors, on the corpus cut at
@@ -65,9 +67,22 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   0.2 / 0.4 and other negative counts there all 0.277 to 0.281; a KKT-style extension to
   the other words 0.271; reweighting words by how specific they are to one author hurt
   the Rocchio score (0.15 to 0.279);
+- fewer negatives for the profile-words SVM (2026-12-02, 5+ paper authors, text only, the
+  ``--config`` runs of the tool): 2,000 hard + 1,000 random 0.2807; 1,000 + 500 0.2798;
+  500 + 500 0.2774; hard ones found by the profile's words in at most 3 % of the papers
+  (not the common words, which hold most of the matrix's entries) with 1,000 + 500
+  0.2805, with **1,000 + 250 0.2805**, in about half the time; the SVM itself cut to
+  those words costs more (share 0.1: 0.2739; 0.03: 0.2720; 0.25: 0.2795 with 1,000 + 500):
+  the common words stay in the model; with these settings, all authors 0.297 (the same
+  score plus 0.25 / 0.6 times the embedding's: 0.296 / 0.294);
 - under 5 papers the SVM would do as well as the centroid (0.326 against 0.320 for those
   125 authors): the centroid stays, as the issue asks for small profiles;
-- no better: pseudo-relevance feedback (0.24), weighting recent profile papers (0.273 at a
+- no better: the SVM's score plus the tf-idf cosine to the nearest profile paper (0.2 /
+  0.5 times: 0.301 / 0.300 against 0.297; the mean of the 3 nearest 0.295 / 0.292) or plus
+  the Rocchio score (0.3 / 0.6 times: 0.297 / 0.297); Rocchio against the new papers' own
+  mean instead of the corpus's (0.281 / 0.277 / 0.279 at 1 / 1.25 / 1.5, against 0.279 /
+  0.281 / 0.281); hard negatives from the last 6 or 12 months before the cut-off only
+  (0.292 / 0.293); pseudo-relevance feedback (0.24), weighting recent profile papers (0.273 at a
   one-year half-life, 0.148 at a month), a hubness correction, a gradient-boosted
   re-ranker over ten similarity scores (0.106), an author-discriminant projection of the
   embeddings (0.174 alone, nothing added to the text).
@@ -90,7 +105,7 @@ import scipy.sparse as sp
 
 Ranking = list[tuple[str, float]]
 Model = tuple[np.ndarray, np.ndarray]  # a fitted SVM: its tf-idf columns and their weights
-HARD_NEGATIVES = 2000
+HARD_NEGATIVES = 1000
 EMBEDDING_WEIGHT = 0.4
 MODELS_KEPT = 256  # fitted models kept per corpus, the latest used (tens of kB each)
 MIN_OUTSIDE = 100  # papers outside the pool needed to take negatives from there alone
@@ -102,7 +117,7 @@ class RecommenderConfig:
 
     svm_c: float = 0.1
     hard_negatives: int = HARD_NEGATIVES  # the older papers most like the profile
-    random_negatives: int = 1000  # and older papers at random
+    random_negatives: int = 250  # and older papers at random
     background_weight: float = 1.25  # the corpus mean taken off a profile's centroid
     embedding_weight: float = EMBEDDING_WEIGHT  # the embedding score next to the text score
     negative_weight: float = 1.0  # a thumbs-down's pull on the centroids (text, embedding)
@@ -111,6 +126,9 @@ class RecommenderConfig:
     # of those words, the ones in at most this share of the papers (and the hard negatives
     # are found by them); 1.0: all of them
     profile_word_share: float = 1.0
+    # the hard negatives are found by the profile's words in at most this share of the
+    # papers: the common words hold most of the matrix's entries and choose none of them
+    mining_word_share: float = 0.03
     explicit_negative_weight: float = 1.0  # a thumbs-down against a saved paper's weight
 
 
@@ -210,8 +228,15 @@ class CorpusFeatures:
         return cls(ids, unit, tfidf_matrix)
 
     def rows(self, ids: Iterable[str]) -> np.ndarray:
-        """The rows of the ids this corpus knows, each once (unknown ones are skipped)."""
-        return np.unique(np.array([self.row[p] for p in ids if p in self.row], dtype=np.int64))
+        """The rows of the ids this corpus knows, sorted, each once (unknown ones are
+        skipped). One lookup per id, then a sort: twice as fast as ``np.unique`` of a list
+        (a "For you" pool or a digest's week holds thousands of ids)."""
+        found = [row for row in map(self.row.get, ids) if row is not None]
+        rows = np.fromiter(found, dtype=np.int64, count=len(found))
+        rows.sort()
+        if len(rows) > 1:
+            rows = rows[np.r_[True, rows[1:] != rows[:-1]]]
+        return rows
 
     def text_scores(self, direction: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``tfidf[rows] @ direction``; over the whole matrix, then the rows, when they are
@@ -484,7 +509,7 @@ class Recommender:
         hard = np.zeros(0, dtype=np.int64)
         if config.hard_negatives > 0:
             share = (
-                config.profile_word_share if len(features.ids) >= config.profile_words_from else 1.0
+                config.mining_word_share if len(features.ids) >= config.profile_words_from else 1.0
             )
             closeness = features.near(positives, config.background_weight, share)[others]
             count = min(config.hard_negatives, len(others))
@@ -570,7 +595,8 @@ class Recommender:
         direction = features.centroid(positives)
         if negatives is not None and len(negatives):
             direction -= config.negative_weight * features.centroid(negatives)
-        text = self._text_scores(direction, pool)
+        words = np.flatnonzero(direction)  # the profile's (and thumbs-downs') words
+        text = self._sparse_scores(words, direction[words], pool)
         text -= config.background_weight * features.text_background[pool]
         return text
 
