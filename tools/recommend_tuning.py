@@ -22,6 +22,8 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
 * ``pool``: the new papers' own mean as Rocchio's background (what is distinctive in the
   profile against what is being ranked, not against the corpus), and hard negatives from
   the months just before the cut-off only (the negatives' words as the candidates' are);
+* ``esvm``: the Recommender's score plus a second linear SVM's, on the whitened embeddings
+  (the same kind of negatives), in place of or next to the whitened centroid;
 * ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
   with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``).
 
@@ -58,7 +60,7 @@ from paperfeed.personal.recommend import (  # noqa: E402
     tfidf_options,
 )
 
-GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool")
+GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool", "esvm")
 
 
 def standard(values: np.ndarray) -> np.ndarray:
@@ -286,6 +288,41 @@ def main() -> None:
                 return scores[: len(cand)]
 
             run(f"Recommender, negatives from the last {months} months", recent_negatives)
+
+    if "esvm" in groups:
+        from sklearn.svm import LinearSVC
+
+        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        none = np.zeros(0, dtype=np.int64)
+        text_only = Recommender(features, RecommenderConfig(embedding_weight=0.0))
+        with_centroid = Recommender(features)
+        whitened = (unit - features.vector_mean) @ np.linalg.cholesky(features.whiten)
+        draw = np.random.default_rng(2)
+
+        def esvm(task: Task, c: float) -> np.ndarray:
+            outside = np.setdiff1d(before, task.profile)
+            mined = features.near(task.profile, 1.25, 0.03)[outside]
+            hard = outside[np.argpartition(-mined, 1000)[:1000]]
+            negatives = np.union1d(hard, draw.choice(outside, 250, replace=False))
+            fit_rows = np.r_[task.profile, negatives]
+            labels = np.r_[np.ones(len(task.profile)), np.zeros(len(negatives))]
+            model = LinearSVC(class_weight="balanced", C=c, tol=1e-4, max_iter=2000)
+            model.fit(whitened[fit_rows], labels)
+            return np.asarray(whitened[cand] @ model.coef_.ravel())
+
+        for c in (0.01, 0.1):
+            for weight in (0.2, 0.4):
+                for base, name in ((text_only, "text SVM"), (with_centroid, "Recommender")):
+
+                    def blended(
+                        task: Task, b: Recommender = base, w: float = weight, cc: float = c
+                    ) -> np.ndarray:
+                        first = standard(b.scores(task.profile, none, cand))
+                        if len(task.profile) < 5:
+                            return first
+                        return first + w * standard(esvm(task, cc))
+
+                    run(f"{name} + {weight} x embedding SVM (C {c})", blended)
 
 
 if __name__ == "__main__":

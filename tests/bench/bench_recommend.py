@@ -10,8 +10,10 @@
   the baseline's with its paired interval (target >= 1.2);
 * time: ``Recommender.recommend`` (hard negatives, fit, rank, explanations of 50 picks)
   for the profiles of ``--users`` authors at 74,728 papers, p50/p99, ranking the papers
-  after the test cut-off (the new ones; negatives mined among the older ones) and, apart,
-  the whole corpus; against the embedding centroid (one matrix-vector product over the
+  after the test cut-off (the new ones; negatives mined among the older ones) with one
+  Recommender for all readers (as a digest run: the candidates' rows are kept from one
+  reader to the next), the same with a new Recommender per reader (as a web request) and,
+  apart, the whole corpus; against the embedding centroid (one matrix-vector product over the
   corpus and a top-50) in the same process; target p50 <= 50 ms.
 
 Vectors come from bench_search.py's cache (bench-results/arxiv-vectors.npz); without it
@@ -46,9 +48,10 @@ from paperfeed.personal.recommend import CorpusFeatures, Recommender  # noqa: E4
 
 def timings(corpus: Corpus, vectors: np.ndarray, users: int, seed: int) -> dict[str, Any]:
     """Time to recommend 50 papers for ``users`` readers (the profiles of test-split
-    authors), two ways: among the papers after the test cut-off (the new papers, as the
-    evaluation and "For you" rank them: hard negatives mined among the older ones), and
-    among the whole corpus (no older papers left: random negatives only)."""
+    authors): among the papers after the test cut-off (the new papers, as the evaluation
+    and "For you" rank them: hard negatives mined among the older ones) with one
+    Recommender for every reader, then again with a new one and no model kept (a web
+    request), and among the whole corpus (no older papers left: random negatives only)."""
     start = time.perf_counter()
     features = CorpusFeatures.build(corpus.ids, corpus.texts(range(len(corpus.ids))), vectors)
     build_s = time.perf_counter() - start
@@ -62,6 +65,7 @@ def timings(corpus: Corpus, vectors: np.ndarray, users: int, seed: int) -> dict[
         "model_ms (5+ papers)": [],
         "fallback_ms (< 5 papers)": [],
         "whole_corpus_ms": [],
+        "fresh_ms": [],
         "centroid_ms": [],
     }
     for task in chosen:
@@ -73,6 +77,12 @@ def timings(corpus: Corpus, vectors: np.ndarray, users: int, seed: int) -> dict[
         times[
             "model_ms (5+ papers)" if len(profile) >= MIN_PAPERS else "fallback_ms (< 5 papers)"
         ].append(took)
+        # as a web request: its own Recommender (no candidate rows kept from the last
+        # reader) and no fitted model kept
+        features.models.clear()
+        start = time.perf_counter()
+        assert len(Recommender(features).recommend(profile, candidates=new, limit=50)) == 50
+        times["fresh_ms"].append(1000 * (time.perf_counter() - start))
         start = time.perf_counter()
         assert len(recommender.recommend(profile, limit=50)) == 50
         times["whole_corpus_ms"].append(1000 * (time.perf_counter() - start))
@@ -140,7 +150,13 @@ def main() -> None:
         f"{speed['features_build_s']:.0f} s), ranking the {speed['new_papers']:,} papers after "
         "the cut-off (hard negatives among the older ones), and the whole corpus:"
     )
-    keys = ("model_ms (5+ papers)", "fallback_ms (< 5 papers)", "whole_corpus_ms", "centroid_ms")
+    keys = (
+        "model_ms (5+ papers)",
+        "fallback_ms (< 5 papers)",
+        "fresh_ms",
+        "whole_corpus_ms",
+        "centroid_ms",
+    )
     for key in ("recommend_ms", *keys):
         print(f"  {key:<26} {json.dumps(speed[key])}")
     print(

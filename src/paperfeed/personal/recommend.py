@@ -82,10 +82,13 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   the Rocchio score (0.3 / 0.6 times: 0.297 / 0.297); Rocchio against the new papers' own
   mean instead of the corpus's (0.281 / 0.277 / 0.279 at 1 / 1.25 / 1.5, against 0.279 /
   0.281 / 0.281); hard negatives from the last 6 or 12 months before the cut-off only
-  (0.292 / 0.293); pseudo-relevance feedback (0.24), weighting recent profile papers (0.273 at a
-  one-year half-life, 0.148 at a month), a hubness correction, a gradient-boosted
-  re-ranker over ten similarity scores (0.106), an author-discriminant projection of the
-  embeddings (0.174 alone, nothing added to the text).
+  (0.292 / 0.293); a prior on the candidate's length (-0.1 / 0.1 / 0.2 times its log
+  word count: 0.296 / 0.294 / 0.295); a second SVM on the whitened embeddings, next to the
+  text SVM in place of the centroid (0.2 times, C 0.1: 0.296; C 0.01: 0.295) or next to
+  both (0.290 to 0.294); pseudo-relevance feedback (0.24), weighting recent profile
+  papers (0.273 at a one-year half-life, 0.148 at a month), a hubness correction, a
+  gradient-boosted re-ranker over ten similarity scores (0.106), an author-discriminant
+  projection of the embeddings (0.174 alone, nothing added to the text).
 
 These are noisy (a few hundred authors): the reported split's bootstrap intervals, from
 ``paperfeed eval recommend``, are what to quote.
