@@ -24,6 +24,8 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
   the months just before the cut-off only (the negatives' words as the candidates' are);
 * ``esvm``: the Recommender's score plus a second linear SVM's, on the whitened embeddings
   (the same kind of negatives), in place of or next to the whitened centroid;
+* ``bm25``: the candidates' rows weighted by BM25 (term saturation, length
+  normalisation) in place of unit-length tf-idf, on the profile's tf-idf centroid;
 * ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
   with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``).
 
@@ -60,7 +62,7 @@ from paperfeed.personal.recommend import (  # noqa: E402
     tfidf_options,
 )
 
-GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool", "esvm")
+GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool", "esvm", "bm25")
 
 
 def standard(values: np.ndarray) -> np.ndarray:
@@ -323,6 +325,62 @@ def main() -> None:
                         return first + w * standard(esvm(task, cc))
 
                     run(f"{name} + {weight} x embedding SVM (C {c})", blended)
+
+    if "bm25" in groups:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        options = {
+            key: value
+            for key, value in tfidf_options(len(texts)).items()
+            if key not in ("sublinear_tf", "dtype")
+        }
+        counts = CountVectorizer(**options, dtype=np.float32).fit_transform(texts).tocsr()
+        assert counts.shape == chosen_text.shape
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        idf = np.log1p((len(rows) - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        text_mean = np.asarray(chosen_text.mean(axis=0)).ravel()
+
+        def bm25(k1: float, b: float) -> sp.csr_matrix:
+            matrix = counts[cand].copy()
+            scale = k1 * (1 - b + b * lengths[cand] / lengths.mean())
+            tf = matrix.data
+            row_scale = np.repeat(scale, np.diff(matrix.indptr))
+            matrix.data = tf * (k1 + 1) / (tf + row_scale) * idf[matrix.indices]
+            return matrix
+
+        for k1, b in ((1.2, 0.75), (1.2, 0.3), (0.6, 0.75)):
+            weighted = bm25(k1, b)
+            background = weighted @ text_mean
+            for weight in (0.0, 1.25):
+
+                def scored(
+                    task: Task,
+                    m: sp.csr_matrix = weighted,
+                    g: np.ndarray = background,
+                    w: float = weight,
+                ) -> np.ndarray:
+                    centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
+                    return np.asarray(m @ centroid).ravel() - w * g
+
+                run(f"BM25 (k1 {k1}, b {b}) on the tf-idf centroid, mean x{weight}", scored)
+        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        recommender = Recommender(features)
+        none = np.zeros(0, dtype=np.int64)
+        weighted = bm25(0.6, 0.75)
+        background = weighted @ text_mean
+
+        def with_bm25(task: Task, w: float) -> np.ndarray:
+            centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
+            extra = np.asarray(weighted @ centroid).ravel() - 1.25 * background
+            base = standard(recommender.scores(task.profile, none, cand))
+            return base + w * standard(extra)
+
+        for weight in (0.3, 0.6, 1.0, 1.5, 2.5):
+            run(
+                f"Recommender + {weight} x BM25 (k1 0.6, b 0.75) Rocchio",
+                lambda t, w=weight: with_bm25(t, w),
+            )
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@
 * time: ``Recommender.recommend`` (hard negatives, fit, rank, explanations of 50 picks)
   for the profiles of ``--users`` authors at 74,728 papers, p50/p99, ranking the papers
   after the test cut-off (the new ones; negatives mined among the older ones) with one
-  Recommender for all readers (as a digest run: the candidates' rows are kept from one
-  reader to the next), the same with a new Recommender per reader (as a web request) and,
-  apart, the whole corpus; against the embedding centroid (one matrix-vector product over the
-  corpus and a top-50) in the same process; target p50 <= 50 ms.
+  Recommender for all readers (as a digest run: the candidates' tf-idf and vector rows,
+  sliced once, are kept from one reader to the next), the same with a new Recommender per
+  reader (as a web request) and, apart, the whole corpus; against the embedding centroid
+  (one matrix-vector product over the corpus and a top-50) in the same process; target
+  p50 <= 50 ms.
 
 Vectors come from bench_search.py's cache (bench-results/arxiv-vectors.npz); without it
 this benchmark would embed the corpus (over half an hour on 2 cores).
@@ -77,8 +78,8 @@ def timings(corpus: Corpus, vectors: np.ndarray, users: int, seed: int) -> dict[
         times[
             "model_ms (5+ papers)" if len(profile) >= MIN_PAPERS else "fallback_ms (< 5 papers)"
         ].append(took)
-        # as a web request: its own Recommender (no candidate rows kept from the last
-        # reader) and no fitted model kept
+        # as a web request: its own Recommender (the candidates' rows sliced again) and no
+        # fitted model kept
         features.models.clear()
         start = time.perf_counter()
         assert len(Recommender(features).recommend(profile, candidates=new, limit=50)) == 50

@@ -107,6 +107,32 @@ def test_a_sparse_direction_scores_alike_through_columns_or_rows() -> None:
         assert np.allclose(features.column_scores(columns, weights)[pool], expected, atol=1e-6)
 
 
+def test_hard_negatives_can_be_found_by_the_less_common_words_only() -> None:
+    """``near`` with a share: the profile's centroid over its words in at most that share
+    of the papers, minus the corpus mean over the same words (Rocchio), for every paper."""
+    features, _ = synthetic()
+    rows = features.rows([f"t2-{n:02d}" for n in range(6)])
+    share = 0.2
+    words = features.words(rows, share)
+    frequency = features.document_frequency
+    used = np.unique(features.tfidf[rows].indices)
+    assert 0 < len(words) < len(used)  # the common words are left out, the topic's kept
+    assert set(words.tolist()) == {
+        w for w in used.tolist() if frequency[w] <= share * len(features.ids)
+    }
+    dense = features.tfidf.toarray()
+    centroid = np.zeros(dense.shape[1])
+    centroid[words] = dense[rows][:, words].mean(axis=0)
+    mean = np.where(frequency <= share * len(features.ids), dense.mean(axis=0), 0.0)
+    expected = dense @ centroid - 1.25 * (dense @ mean)
+    assert np.allclose(features.near(rows, 1.25, share), expected, atol=1e-5)
+    assert np.allclose(  # every word: the plain Rocchio score
+        features.near(rows, 1.25),
+        dense @ (dense[rows].mean(axis=0) - 1.25 * dense.mean(axis=0)),
+        atol=1e-5,
+    )
+
+
 def test_columns_of_is_a_column_slice() -> None:
     rng = np.random.default_rng(0)
     matrix = sp.random(40, 300, density=0.05, random_state=1, format="csr", dtype=np.float32)

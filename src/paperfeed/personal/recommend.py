@@ -85,10 +85,15 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   (0.292 / 0.293); a prior on the candidate's length (-0.1 / 0.1 / 0.2 times its log
   word count: 0.296 / 0.294 / 0.295); a second SVM on the whitened embeddings, next to the
   text SVM in place of the centroid (0.2 times, C 0.1: 0.296; C 0.01: 0.295) or next to
-  both (0.290 to 0.294); pseudo-relevance feedback (0.24), weighting recent profile
-  papers (0.273 at a one-year half-life, 0.148 at a month), a hubness correction, a
-  gradient-boosted re-ranker over ten similarity scores (0.106), an author-discriminant
-  projection of the embeddings (0.174 alone, nothing added to the text).
+  both (0.290 to 0.294); the candidates weighted by BM25 instead of unit-length tf-idf
+  (Rocchio with the corpus mean off: 0.285 to 0.290 against 0.281; better for 5+ papers,
+  0.278 against 0.257, worse under 5), added to the model's score (0.3 / 0.6 / 1 / 1.5 /
+  2.5 times: 0.298 / 0.300 / **0.301** / 0.295 / 0.290): +0.004 at best, within the noise,
+  for a second 20M-entry view of the corpus, not taken (a lead for later); pseudo-relevance
+  feedback (0.24), weighting recent profile papers (0.273 at a one-year half-life, 0.148
+  at a month), a hubness correction, a gradient-boosted re-ranker over ten similarity
+  scores (0.106), an author-discriminant projection of the embeddings (0.174 alone,
+  nothing added to the text).
 
 These are noisy (a few hundred authors): the reported split's bootstrap intervals, from
 ``paperfeed eval recommend``, are what to quote.
@@ -126,11 +131,12 @@ class RecommenderConfig:
     negative_weight: float = 1.0  # a thumbs-down's pull on the centroids (text, embedding)
     min_model_papers: int = 5  # fewer profile papers: similarity only, no model
     profile_words_from: int = 20_000  # papers from which the SVM sees the profile's words only
-    # of those words, the ones in at most this share of the papers (and the hard negatives
-    # are found by them); 1.0: all of them
+    # of those words, the ones in at most this share of the papers (1.0: all of them; less
+    # is faster and ranks worse, see the module docstring)
     profile_word_share: float = 1.0
-    # the hard negatives are found by the profile's words in at most this share of the
-    # papers: the common words hold most of the matrix's entries and choose none of them
+    # from profile_words_from papers, hard negatives are found by the profile's words in at
+    # most this share of the papers: the common words hold most of the matrix's entries
+    # and choose none of them
     mining_word_share: float = 0.03
     explicit_negative_weight: float = 1.0  # a thumbs-down against a saved paper's weight
 
