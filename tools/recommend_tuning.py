@@ -341,9 +341,9 @@ def main() -> None:
         lengths = np.asarray(counts.sum(axis=1)).ravel()
         text_mean = np.asarray(chosen_text.mean(axis=0)).ravel()
 
-        def bm25(k1: float, b: float) -> sp.csr_matrix:
-            matrix = counts[cand].copy()
-            scale = k1 * (1 - b + b * lengths[cand] / lengths.mean())
+        def bm25(k1: float, b: float, at: np.ndarray = cand) -> sp.csr_matrix:
+            matrix = counts[at].copy()
+            scale = k1 * (1 - b + b * lengths[at] / lengths.mean())
             tf = matrix.data
             row_scale = np.repeat(scale, np.diff(matrix.indptr))
             matrix.data = tf * (k1 + 1) / (tf + row_scale) * idf[matrix.indices]
@@ -380,6 +380,18 @@ def main() -> None:
             run(
                 f"Recommender + {weight} x BM25 (k1 0.6, b 0.75) Rocchio",
                 lambda t, w=weight: with_bm25(t, w),
+            )
+        everyone = np.arange(len(rows))
+        for k1, b, unit_rows in ((0.6, 0.75, False), (1.2, 0.75, False), (0.6, 0.75, True)):
+            weighted = bm25(k1, b, everyone)
+            if unit_rows:
+                norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+                weighted = sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-12)) @ weighted)
+            weighted.sort_indices()
+            on_bm25 = Recommender(CorpusFeatures([corpus.ids[i] for i in rows], unit, weighted))
+            run(
+                f"Recommender on BM25 rows (k1 {k1}, b {b}{', unit length' if unit_rows else ''})",
+                lambda t, r=on_bm25: r.scores(t.profile, none, cand),
             )
 
 

@@ -89,7 +89,9 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   (Rocchio with the corpus mean off: 0.285 to 0.290 against 0.281; better for 5+ papers,
   0.278 against 0.257, worse under 5), added to the model's score (0.3 / 0.6 / 1 / 1.5 /
   2.5 times: 0.298 / 0.300 / **0.301** / 0.295 / 0.290): +0.004 at best, within the noise,
-  for a second 20M-entry view of the corpus, not taken (a lead for later); pseudo-relevance
+  for a second 20M-entry view of the corpus, not taken (a lead for later); the whole model
+  on BM25 rows made unit length (k1 0.6, b 0.75: 0.299, 5+ papers 0.289 against 0.283,
+  under 5 0.314 against 0.317; not unit length, the SVM fails: 0.014); pseudo-relevance
   feedback (0.24), weighting recent profile papers (0.273 at a one-year half-life, 0.148
   at a month), a hubness correction, a gradient-boosted re-ranker over ten similarity
   scores (0.106), an author-discriminant projection of the embeddings (0.174 alone,
