@@ -1,7 +1,7 @@
 """Recommendation benchmark: offline quality ("author continuation") and time per user at 75k.
 
     make bench   # or: .venv/bin/python tests/bench/bench_recommend.py [--authors N] [--users N]
-                 #     [--skip-quality]  (time only)
+                 #     [--skip-quality] (time only) [--skip-served] [--served-users N]
 
 * quality: ``paperfeed eval recommend``'s code on the full arXiv corpus (74,728 papers),
   reported split, ``--authors`` authors sampled: Recall@50, nDCG@50 and MRR with 95 %
@@ -15,7 +15,9 @@
   sliced once, are kept from one reader to the next), the same with a new Recommender per
   reader (as a web request) and, apart, the whole corpus; against the embedding centroid
   (one matrix-vector product over the corpus and a top-50) in the same process; target
-  p50 <= 50 ms.
+  p50 <= 50 ms;
+* as served (``--skip-served`` leaves it out): "For you" (``for_you``) through a SQLite
+  copy of the corpus for ``--served-users`` readers, a first request and a reload.
 
 Vectors come from bench_search.py's cache (bench-results/arxiv-vectors.npz); without it
 this benchmark would embed the corpus (over half an hour on 2 cores).
