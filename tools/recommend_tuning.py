@@ -35,6 +35,7 @@ Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per a
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -141,6 +142,19 @@ def main() -> None:
         run("arxiv-sanity SVM (baseline)", baseline)
 
     chosen_text = tfidf()  # paperfeed's settings: whole vocabulary, stop words kept
+    none = np.zeros(0, dtype=np.int64)  # no thumbs-downs
+
+    @functools.cache
+    def built() -> CorpusFeatures:
+        return CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+
+    def shared() -> CorpusFeatures:
+        """The Recommender's features of the split, built once for the groups that use them
+        (each group starts with no fitted model kept, as when it built its own)."""
+        features = built()
+        features.models.clear()
+        return features
+
     if "text" in groups:
         run("centroid, arxiv-sanity tf-idf", rocchio(sanity, 0.0))
         run(
@@ -157,7 +171,7 @@ def main() -> None:
 
     if "embedding" in groups:
         at_candidates = unit[cand]
-        whiten = CorpusFeatures(list(map(str, rows)), unit, chosen_text).whiten
+        whiten = shared().whiten
         mean = unit.mean(axis=0)
         text = rocchio(chosen_text, 1.25)
 
@@ -207,8 +221,7 @@ def main() -> None:
         run("SVM, 3,000 hard by embedding + 1,000, C 0.1", svm(3000, 1000, 0.1, "embedding"))
 
     if "paperfeed" in groups:
-        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
-        none = np.zeros(0, dtype=np.int64)
+        features = shared()
         for setting in ["", *args.config]:
             changes = dict(pair.split("=", 1) for pair in setting.split(",") if pair)
             config = RecommenderConfig(
@@ -224,9 +237,8 @@ def main() -> None:
             )
 
     if "blend" in groups:
-        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        features = shared()
         recommender = Recommender(features)
-        none = np.zeros(0, dtype=np.int64)
         at_candidates = chosen_text[cand]
 
         def nearest(task: Task, weight: float, few: int) -> np.ndarray:
@@ -275,8 +287,7 @@ def main() -> None:
 
                 run(f"Rocchio, background the {name}' mean x{weight}", against_pool)
         days = np.array([corpus.days[i] for i in rows])
-        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
-        none = np.zeros(0, dtype=np.int64)
+        features = shared()
         recommender = Recommender(features)
         cut = split.cutoff
         for months in (6, 12):
@@ -294,8 +305,7 @@ def main() -> None:
     if "esvm" in groups:
         from sklearn.svm import LinearSVC
 
-        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
-        none = np.zeros(0, dtype=np.int64)
+        features = shared()
         text_only = Recommender(features, RecommenderConfig(embedding_weight=0.0))
         with_centroid = Recommender(features)
         whitened = (unit - features.vector_mean) @ np.linalg.cholesky(features.whiten)
@@ -364,9 +374,8 @@ def main() -> None:
                     return np.asarray(m @ centroid).ravel() - w * g
 
                 run(f"BM25 (k1 {k1}, b {b}) on the tf-idf centroid, mean x{weight}", scored)
-        features = CorpusFeatures([corpus.ids[i] for i in rows], unit, chosen_text)
+        features = shared()
         recommender = Recommender(features)
-        none = np.zeros(0, dtype=np.int64)
         weighted = bm25(0.6, 0.75)
         background = weighted @ text_mean
 

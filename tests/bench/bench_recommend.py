@@ -152,7 +152,6 @@ def as_served(
         first: list[float] = []
         model: list[float] = []
         again: list[float] = []
-        window = 0
         for n, task in enumerate(chosen):
             user = store.create_user(f"served{n:04d}")
             for k in task.profile:
@@ -167,9 +166,7 @@ def as_served(
             start = time.perf_counter()
             for_you(store, user.id, features, now=now + timedelta(minutes=5))
             again.append(1000 * (time.perf_counter() - start))
-            window = max(
-                window, len(store.personal.recent_ids(user.id, since=now - timedelta(days=30)))
-            )
+        window = len(store.personal.recent_ids(user.id, since=now - timedelta(days=30)))
         store.engine.dispose()
 
     def pct(values: list[float]) -> dict[str, float]:

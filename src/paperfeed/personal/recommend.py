@@ -275,7 +275,10 @@ class CorpusFeatures:
     def words(self, rows: np.ndarray, share: float = 1.0) -> np.ndarray:
         """The columns (words) the papers ``rows`` use, sorted; with ``share`` under 1,
         only those in at most that share of the corpus's papers."""
-        columns = np.unique(self.tfidf[rows].indices)
+        return self._words_of(self.tfidf[rows], share)
+
+    def _words_of(self, profile: sp.csr_matrix, share: float) -> np.ndarray:
+        columns = np.unique(profile.indices)
         if share < 1.0:
             columns = columns[self.document_frequency[columns] <= share * len(self.ids)]
         return columns
@@ -299,8 +302,9 @@ class CorpusFeatures:
         through the centroid's columns only: the words of a few papers, not the corpus's
         (with ``share`` under 1, the words in at most that share of the papers: the common
         words hold most of the matrix's entries and tell papers apart least)."""
-        columns = self.words(rows, share)
-        weights = np.asarray(self.tfidf[rows][:, columns].sum(axis=0), dtype=np.float32).ravel()
+        profile = self.tfidf[rows]
+        columns = self._words_of(profile, share)
+        weights = np.asarray(profile[:, columns].sum(axis=0), dtype=np.float32).ravel()
         scores = self.column_scores(columns, weights / len(rows))
         scores -= background_weight * self.background(share)
         return scores
@@ -476,7 +480,7 @@ class Recommender:
         weights *= _balanced(labels, weights)  # each class weighs half
         svm = LinearSVC(C=config.svm_c, tol=1e-4, max_iter=2000, random_state=0)
         training = features.tfidf[rows]
-        if len(features.ids) >= config.profile_words_from:
+        if self._profile_words_only:
             columns = features.words(positives, config.profile_word_share)
             training = _columns_of(training, columns)
         else:
@@ -519,9 +523,7 @@ class Recommender:
             return np.sort(rng.choice(anywhere, count, replace=False))
         hard = np.zeros(0, dtype=np.int64)
         if config.hard_negatives > 0:
-            share = (
-                config.mining_word_share if len(features.ids) >= config.profile_words_from else 1.0
-            )
+            share = config.mining_word_share if self._profile_words_only else 1.0
             closeness = features.near(positives, config.background_weight, share)[others]
             count = min(config.hard_negatives, len(others))
             hard = others[np.argpartition(-closeness, count - 1)[:count]]
@@ -558,6 +560,12 @@ class Recommender:
         (Rocchio), and the thumbs-downs' centroid; plus the embedding score."""
         text = self._rocchio(positives, pool, negatives)[keep]
         return self._with_embedding(text, positives, negatives, pool, keep)
+
+    @property
+    def _profile_words_only(self) -> bool:
+        """A corpus big enough for the SVM to see the profile's words only, and for the
+        hard negatives to be found by its less common ones (see the module docstring)."""
+        return len(self.features.ids) >= self.config.profile_words_from
 
     def _sparse_scores(
         self, columns: np.ndarray, weights: np.ndarray, pool: np.ndarray
