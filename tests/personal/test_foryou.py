@@ -138,7 +138,7 @@ def test_followed_authors_come_first_and_exclude_rules_spare_them(
     """A robotics reader follows the author of a medical paper: it is in, first, marked, and
     an exclude rule matching it does not drop it."""
     user_id = reader(demo_store, about(papers, "robot", now, 6), now)
-    window = demo_store.personal.recent_ids(user_id, since=now - timedelta(days=30))
+    window = demo_store.personal.window_ids(since=now - timedelta(days=30))
     plain = ids(for_you(demo_store, user_id, features, now=now))
     medical = next(
         pid
@@ -206,6 +206,31 @@ def test_not_interested_papers_are_never_shown(
         demo_store.personal.dismiss(user_id, paper_id, now=now)
     again = for_you(demo_store, user_id, features, now=now)
     assert not set(first[:3]) & set(ids(again)) and len(again.papers) == PICKS
+
+
+def test_the_readers_own_papers_stay_out_of_the_shared_window(
+    demo_store: Store, features: CorpusFeatures, papers: dict[str, Paper], now: datetime
+) -> None:
+    """Every reader's list is ranked from the same window (the reader's own papers left out
+    by the ranking, not by the query): what one reader saved from it, on the site or by
+    tagging, never comes back in their For you or their tag's recommendations, and is
+    still another's pick."""
+    profile = about(papers, "robot", now, 6)
+    one, other = reader(demo_store, profile, now), reader(demo_store, profile, now)
+    personal = demo_store.personal
+    first = ids(for_you(demo_store, one, features, now=now))
+    for paper_id in first[:2]:
+        personal.save(one, paper_id, now=now)
+    for paper_id in profile[:5]:
+        personal.add_tag(one, paper_id, *lib.check_tag("Robots"), now=now)
+    tagged = tag_recommendations(demo_store, one, "robots", features, now=now)
+    personal.add_tag(one, ids(tagged)[0], *lib.check_tag("Robots"), now=now)
+    personal.save(one, ids(tagged)[1], now=now)
+    again = for_you(demo_store, one, features, now=now)
+    assert not set(first[:2]) & set(ids(again)) and len(again.papers) == PICKS
+    retagged = tag_recommendations(demo_store, one, "robots", features, now=now)
+    assert not set(ids(tagged)[:2]) & set(ids(retagged)) and len(retagged.papers) == 10
+    assert ids(for_you(demo_store, other, features, now=now))[:2] == first[:2]
 
 
 def test_a_paper_is_not_recommended_twice(

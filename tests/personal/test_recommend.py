@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 from conftest import shared_data
 from paperfeed.personal.evaluate import load_corpus, make_split, one_person
 from paperfeed.personal.recommend import (
+    SLICES_KEPT,
     CorpusFeatures,
     Pick,
     Recommender,
@@ -190,6 +192,32 @@ def test_seen_papers_and_candidates() -> None:
     assert picked[:2] == ["t2-10", "t2-11"] or picked[:2] == ["t2-11", "t2-10"]
     assert picked[2:] == ["t0-00"]
     assert recommender.rank(profile, limit=3) == [(p.arxiv_id, p.score) for p in first[:3]]
+
+
+def test_a_candidate_sets_rows_are_taken_once_for_every_reader() -> None:
+    """Readers ranked on the same candidates (a window, a digest's week), each with a
+    Recommender of their own, share the candidates' rows the features took for the first;
+    the latest SLICES_KEPT sets are kept; scores are those of the rows taken afresh."""
+    features, _ = synthetic()
+    window = [f"t{topic}-{n:02d}" for topic in range(4) for n in range(20, 30)]  # 40 of 120
+    rows = features.rows(window)
+    readers = ([f"t1-{n:02d}" for n in range(8)], [f"t3-{n:02d}" for n in range(2)])
+    ranked = [Recommender(features).ranked(profile, candidates=window) for profile in readers]
+    assert list(features.row_slices) == [hashlib.sha1(rows.tobytes()).digest()]
+    tfidf, vectors = features.slices(rows)
+    assert (tfidf != features.tfidf[rows]).nnz == 0 and np.array_equal(
+        vectors, features.vectors[rows]
+    )
+    assert len(features.row_slices) == 1
+    others = [window[:30], window[5:35], window]
+    for candidates in others:
+        Recommender(features).ranked(readers[0], candidates=candidates)
+    assert len(features.row_slices) == SLICES_KEPT
+    assert next(reversed(features.row_slices)) == hashlib.sha1(rows.tobytes()).digest()
+    features.row_slices.clear()  # taken afresh: the same scores
+    for profile, before in zip(readers, ranked, strict=True):
+        assert Recommender(features).ranked(profile, candidates=window) == before
+    assert {topic_of(pid) for pid, _ in ranked[0][:8]} == {1}
 
 
 def test_an_empty_or_unknown_profile_gives_nothing() -> None:

@@ -82,6 +82,23 @@ def test_digest_topics_migration_goes_down_and_up(store: Store) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_for_you_window_reads_the_covering_index(store: Store) -> None:
+    """ "For you"'s window query asks each paper of the feed's last days whether it is
+    visible and published since: SQLite answers from ``ix_papers_window`` (migration 0012)
+    and does not read the papers' rows."""
+    from sqlalchemy.dialects import sqlite
+
+    query = store.personal.window_query(since=datetime(2025, 3, 1))
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with store.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    on_papers = [step for step in plan if step.startswith(("SEARCH papers", "SCAN papers"))]
+    assert on_papers == [
+        "SEARCH papers USING COVERING INDEX ix_papers_window (arxiv_id=? AND hidden_at=?)"
+    ], plan
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_pragmas(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -188,13 +188,14 @@ def for_you(
     if not len(features.rows(profile)):
         return ForYou(asked, NOT_INDEXED, len(profile), _shown(asked, seen))
     # the window's papers on the feed, and those asked for (a followed author's paper may
-    # not be on the feed)
-    recent = personal.recent_ids(user_id, since=now - timedelta(days=days)) - stale - profile
-    pool = recent | {c.paper.arxiv_id for c in asked}
+    # not be on the feed); the reader's own (saved, turned down, stale) are left out by the
+    # ranking, so the window is every reader's and its rows are taken once for all
+    pool = personal.window_ids(since=now - timedelta(days=days))
+    pool |= {c.paper.arxiv_id for c in asked}
     followed = [c for c in asked if c.authors]
     boosts = {c.paper.arxiv_id: len(c.keywords) for c in asked if c.keywords}
     ranking = _Ranking(store, features, config)
-    scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, boosts)
+    scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, boosts, stale)
     first = sorted(
         ranking.explained(followed, scored),
         key=lambda c: (c.score is not None, c.score or 0.0),
@@ -234,9 +235,11 @@ def tag_recommendations(
         return ForYou([], NOT_INDEXED, len(profile))
     seen = personal.seen_times(user_id)
     stale = stale_ids(seen, now=now, hours=seen_hours)
-    pool = personal.recent_ids(user_id, since=now - timedelta(days=days)) - stale - profile
+    # (what the reader saved is not recommended on a tag's page either)
+    pool = personal.window_ids(since=now - timedelta(days=days))
+    leave_out = stale | personal.saved_ids(user_id)
     ranking = _Ranking(store, features, config, because=f"tagged “{tag_key}”")
-    scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, {})
+    scored = ranking.score(profile, personal.dismissed_ids(user_id), pool, {}, leave_out)
     papers = ranking.best(scored, limit, excludes=_excluded_by(personal.rules(user_id)))
     return ForYou(papers, RANKED, len(profile), _shown(papers, seen))
 
@@ -266,20 +269,24 @@ class _Ranking:
         negatives: Collection[str],
         pool: Collection[str],
         boosts: dict[str, int],
+        leave_out: Collection[str] = (),
     ) -> dict[str, float]:
-        """{paper: score} for every paper of ``pool`` the corpus knows, best first: the
-        model's score standardised over the pool, plus ``INCLUDE_BOOST`` per match."""
+        """{paper: score} for every paper of ``pool`` the corpus knows but the profile's,
+        ``negatives`` and ``leave_out``, best first: the model's score standardised over
+        them, plus ``INCLUDE_BOOST`` per match."""
         self.profile = profile
-        ranked = self.recommender.ranked(profile, negatives, candidates=pool)
+        ranked = self.recommender.ranked(profile, negatives, leave_out, candidates=pool)
         if not ranked:
             return {}
-        raw = np.array([score for _, score in ranked], dtype=np.float64)
+        ids = [pid for pid, _ in ranked]
+        raw = np.fromiter((score for _, score in ranked), dtype=np.float64, count=len(ranked))
         spread = float(raw.std()) or 1.0
-        boosted = (raw - raw.mean()) / spread + INCLUDE_BOOST * np.array(
-            [boosts.get(pid, 0) for pid, _ in ranked]
-        )
-        order = np.argsort(-boosted, kind="stable")
-        return {ranked[i][0]: float(boosted[i]) for i in order.tolist()}
+        boosted = (raw - raw.mean()) / spread
+        if not boosts:  # (the model's order stands)
+            return dict(zip(ids, boosted.tolist(), strict=True))
+        boosted += INCLUDE_BOOST * np.array([boosts.get(pid, 0) for pid in ids])
+        order = np.argsort(-boosted, kind="stable").tolist()
+        return dict(zip([ids[i] for i in order], boosted[order].tolist(), strict=True))
 
     def explained(self, candidates: list[Candidate], scored: dict[str, float]) -> list[Candidate]:
         """``candidates`` with their scores and explanations, those the model ranked (one

@@ -118,6 +118,8 @@ Model = tuple[np.ndarray, np.ndarray]  # a fitted SVM: its tf-idf columns and th
 HARD_NEGATIVES = 1000
 EMBEDDING_WEIGHT = 0.4
 MODELS_KEPT = 256  # fitted models kept per corpus, the latest used (tens of kB each)
+# candidate sets whose rows are kept per corpus (a 30-day window at 75k papers: ~25 MB)
+SLICES_KEPT = 2
 MIN_OUTSIDE = 100  # papers outside the pool needed to take negatives from there alone
 
 
@@ -213,6 +215,9 @@ class CorpusFeatures:
         # a reader's reload, or a feed reader's poll, skips the fit
         self.models: OrderedDict[bytes, Model] = OrderedDict()
         self.models_lock = threading.Lock()
+        # the tf-idf rows and vectors of the latest candidate sets (:meth:`slices`)
+        self.row_slices: OrderedDict[bytes, tuple[sp.csr_matrix, np.ndarray]] = OrderedDict()
+        self.row_slices_lock = threading.Lock()
         dims = vectors.shape[1]
         covariance = np.cov(vectors, rowvar=False).reshape(dims, dims) if len(ids) > 1 else None
         if covariance is None:
@@ -248,6 +253,23 @@ class CorpusFeatures:
         if len(rows) > 1:
             rows = rows[np.r_[True, rows[1:] != rows[:-1]]]
         return rows
+
+    def slices(self, rows: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The tf-idf rows and the vectors of ``rows`` (a candidate set), taken once and
+        kept for the next reader with the same candidates (:data:`SLICES_KEPT` sets): "For
+        you" ranks the same window for every reader, a digest run the same week."""
+        key = hashlib.sha1(rows.tobytes()).digest()
+        with self.row_slices_lock:
+            found = self.row_slices.get(key)
+            if found is not None:
+                self.row_slices.move_to_end(key)
+                return found
+        found = (self.tfidf[rows], self.vectors[rows])  # (outside the lock: ~5 ms at 75k)
+        with self.row_slices_lock:
+            self.row_slices[key] = found
+            while len(self.row_slices) > SLICES_KEPT:
+                self.row_slices.popitem(last=False)
+        return found
 
     def text_scores(self, direction: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``tfidf[rows] @ direction``; over the whole matrix, then the rows, when they are
@@ -322,9 +344,6 @@ class Recommender:
     def __init__(self, features: CorpusFeatures, config: RecommenderConfig | None = None) -> None:
         self.features = features
         self.config = config or RecommenderConfig()
-        # the last candidate set's tf-idf rows and vectors: a digest run ranks the same
-        # week's papers for thousands of readers with one Recommender
-        self._slices: tuple[bytes, sp.csr_matrix, np.ndarray] | None = None
 
     def recommend(
         self,
@@ -370,7 +389,10 @@ class Recommender:
         pool, scores, _ = found
         order = np.argsort(-scores, kind="stable")
         ids = self.features.ids
-        return [(ids[pool[k]], float(scores[k])) for k in order.tolist()]
+        # converted in bulk (``tolist``), not paper by paper: a window holds thousands
+        return list(
+            zip([ids[row] for row in pool[order].tolist()], scores[order].tolist(), strict=True)
+        )
 
     def explain(
         self, scored: Sequence[tuple[str, float]], positive_ids: Collection[str]
@@ -576,7 +598,9 @@ class Recommender:
         features = self.features
         through_columns = int(features.document_frequency[columns].sum())
         through_rows = (
-            features.tfidf.nnz if 2 * len(pool) > len(features.ids) else self._sliced(pool)[1].nnz
+            features.tfidf.nnz
+            if 2 * len(pool) > len(features.ids)
+            else features.slices(pool)[0].nnz
         )
         if 2 * through_columns < through_rows:  # (a slice, then a product: twice the work)
             scores: np.ndarray = features.column_scores(columns, weights)[pool]
@@ -589,20 +613,13 @@ class Recommender:
         """``tfidf[pool] @ direction``, the pool's rows taken once per candidate set."""
         if 2 * len(pool) > len(self.features.ids):
             return self.features.text_scores(direction, pool)
-        return np.asarray(self._sliced(pool)[1] @ direction).ravel()
+        return np.asarray(self.features.slices(pool)[0] @ direction).ravel()
 
     def _vector_scores(self, direction: np.ndarray, pool: np.ndarray) -> np.ndarray:
         if 2 * len(pool) > len(self.features.ids):
             return self.features.vector_scores(direction, pool)
-        scores: np.ndarray = self._sliced(pool)[2] @ direction
+        scores: np.ndarray = self.features.slices(pool)[1] @ direction
         return scores
-
-    def _sliced(self, pool: np.ndarray) -> tuple[bytes, sp.csr_matrix, np.ndarray]:
-        key = hashlib.sha1(pool.tobytes()).digest()
-        slices = self._slices
-        if slices is None or slices[0] != key:
-            slices = self._slices = (key, self.features.tfidf[pool], self.features.vectors[pool])
-        return slices
 
     def _rocchio(
         self, positives: np.ndarray, pool: np.ndarray, negatives: np.ndarray | None = None

@@ -114,6 +114,9 @@ papers = sa.Table(
     sa.Index("ix_papers_source", "source"),
     sa.Index("ix_papers_modified_at", "modified_at"),
     sa.Index("ix_papers_doc_id", "doc_id", unique=True),
+    # what "For you" asks of each paper of its window (visible? published since?), answered
+    # from the index alone: no read of the paper's row, abstract and all (migration 0012)
+    sa.Index("ix_papers_window", "arxiv_id", "hidden_at", "published", "first_seen"),
 )
 
 paper_embeddings = sa.Table(
