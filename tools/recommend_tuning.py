@@ -27,9 +27,18 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
 * ``bm25``: the candidates' rows weighted by BM25 (term saturation, length
   normalisation) in place of unit-length tf-idf, on the profile's tf-idf centroid;
 * ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
-  with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``).
+  with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``);
+* ``views`` (2026-12-02; the text-only Recommender, no embedding, unless said): other
+  views of the text and other negatives: the title written twice, bigram columns
+  reweighted, idf squared or to the power 1.5, character 3-5-grams (Rocchio, alone and
+  added), an "author space" (words mediated by who writes them: a truncated SVD of the
+  older papers' author-by-word matrix, the paper's tf-idf projected on it; alone and
+  added), the nearest older papers left out of the hard negatives (likely the same
+  group's), and the full Recommender plus the arxiv-sanity SVM's score (an ensemble with
+  the baseline itself) or plus an SVM on arxiv-sanity's tf-idf with paperfeed's negatives.
 
-Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author.
+Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author; the
+``views`` group about 25 minutes (the character n-grams take 1 GB).
 """
 
 from __future__ import annotations
@@ -63,13 +72,32 @@ from paperfeed.personal.recommend import (  # noqa: E402
     tfidf_options,
 )
 
-GROUPS = ("baseline", "text", "embedding", "svm", "paperfeed", "blend", "pool", "esvm", "bm25")
+GROUPS = (
+    "baseline",
+    "text",
+    "embedding",
+    "svm",
+    "paperfeed",
+    "blend",
+    "pool",
+    "esvm",
+    "bm25",
+    "views",
+    "skip",
+    "ensemble",
+)
 
 
 def standard(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64).ravel()
     spread = values.std()
     return (values - values.mean()) / (spread if spread > 1e-12 else 1.0)
+
+
+def memo(score: Callable[[Task], np.ndarray]) -> Callable[[Task], np.ndarray]:
+    """``score`` computed once per author (a run that is added to several others)."""
+    kept: dict[str, np.ndarray] = {}
+    return lambda t: kept[t.author] if t.author in kept else kept.setdefault(t.author, score(t))
 
 
 def main() -> None:
@@ -401,6 +429,215 @@ def main() -> None:
             run(
                 f"Recommender on BM25 rows (k1 {k1}, b {b}{', unit length' if unit_rows else ''})",
                 lambda t, r=on_bm25: r.scores(t.profile, none, cand),
+            )
+
+    if groups & {"views", "skip", "ensemble"}:
+        views(groups, corpus, rows, texts, cand, before, shared, chosen_text, sanity, run)
+
+
+def views(
+    groups: set[str],
+    corpus: Any,
+    rows: np.ndarray,
+    texts: list[str],
+    cand: np.ndarray,
+    before: np.ndarray,
+    shared: Callable[[], CorpusFeatures],
+    chosen_text: sp.csr_matrix,
+    sanity: sp.csr_matrix,
+    run: Callable[[str, Callable[[Task], np.ndarray]], None],
+) -> None:
+    """The ``views``, ``skip`` and ``ensemble`` groups (see the module docstring)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+    from sklearn.utils.extmath import randomized_svd
+
+    none = np.zeros(0, dtype=np.int64)
+    ids = [corpus.ids[i] for i in rows]
+    features = shared()
+    text_only = RecommenderConfig(embedding_weight=0.0)
+
+    def on(matrix: sp.csr_matrix, config: RecommenderConfig = text_only) -> Callable[..., Any]:
+        recommender = Recommender(CorpusFeatures(ids, features.vectors, matrix), config)
+        return lambda t: recommender.scores(t.profile, none, cand)
+
+    base = memo(on(chosen_text))
+    run("text-only Recommender", base)
+    if "skip" in groups:
+        skip_nearest(features, cand, run)
+    if "ensemble" in groups:
+        ensemble(features, cand, before, sanity, run)
+    if "views" not in groups:
+        return
+    titled = [f"{corpus.titles[i]}. {text}" for i, text in zip(rows, texts, strict=True)]
+    vectorizer = TfidfVectorizer(**tfidf_options(len(texts)))
+    run("  the title twice", on(vectorizer.fit_transform(titled).tocsr()))
+    vectorizer = TfidfVectorizer(**tfidf_options(len(texts)))
+    vectorizer.fit(texts)
+    bigram = np.array([" " in name for name in vectorizer.get_feature_names_out()])
+    idf = vectorizer.idf_.astype(np.float32)
+
+    def reweighted(columns: np.ndarray) -> sp.csr_matrix:
+        matrix = normalize(chosen_text @ sp.diags(columns.astype(np.float32)))
+        return sp.csr_matrix(matrix, dtype=np.float32)
+
+    for factor in (0.5, 1.5, 2.0):
+        run(f"  bigram columns x{factor}", on(reweighted(np.where(bigram, factor, 1.0))))
+    for power in (1.5, 2.0):
+        run(f"  idf to the power {power}", on(reweighted(idf ** (power - 1))))
+
+    # character 3-5-grams, Rocchio (the corpus mean x1.25 off), alone and added
+    chars = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        sublinear_tf=True,
+        min_df=2,
+        max_df=0.5,
+        strip_accents="unicode",
+        dtype=np.float32,
+    ).fit_transform(texts)
+    chars = sp.csr_matrix(chars)
+    char_mean = np.asarray(chars.mean(axis=0)).ravel()
+    char_candidates = chars[cand]
+
+    def char_rocchio(task: Task) -> np.ndarray:
+        centroid = np.asarray(chars[task.profile].mean(axis=0)).ravel()
+        return np.asarray(char_candidates @ (centroid - 1.25 * char_mean)).ravel()
+
+    char_score = memo(char_rocchio)
+    run("character 3-5-grams, Rocchio", char_score)
+    for weight in (0.2, 0.4, 0.7):
+        run(
+            f"  text-only + {weight} x character Rocchio",
+            lambda t, w=weight: standard(base(t)) + w * standard(char_score(t)),
+        )
+
+    # the author space: the older papers' authors (2 papers or more) by word (df >= 3)
+    papers_of: dict[str, list[int]] = {}
+    for local in before:
+        for name in dict.fromkeys(corpus.authors[rows[local]]):
+            papers_of.setdefault(name, []).append(int(local))
+    names = [name for name, papers in papers_of.items() if len(papers) >= 2]
+    author_rows = np.repeat(np.arange(len(names)), [len(papers_of[n]) for n in names])
+    author_papers = np.concatenate([papers_of[n] for n in names])
+    authorship = sp.csr_matrix(
+        (np.ones(len(author_rows), dtype=np.float32), (author_rows, author_papers)),
+        shape=(len(names), len(rows)),
+    )
+    words = np.flatnonzero(np.bincount(chosen_text.indices, minlength=chosen_text.shape[1]) >= 3)
+    kept_words = chosen_text[:, words]
+    for weighting in ("author idf", "unit rows"):
+        by_author = sp.csr_matrix(authorship @ kept_words)
+        if weighting == "author idf":  # log counts, idf over authors
+            by_author.data = np.log1p(by_author.data)
+            spread = np.bincount(by_author.indices, minlength=by_author.shape[1])
+            by_author = by_author @ sp.diags(np.log((1 + len(names)) / (1 + spread)) + 1)
+        by_author = normalize(by_author)
+        _, _, components = randomized_svd(by_author, 256, n_iter=4, random_state=0)
+        space = normalize(np.asarray(kept_words @ components.T, dtype=np.float32))
+        covariance = np.cov(space, rowvar=False)
+        scale = np.trace(covariance) / len(covariance)
+        whiten = np.linalg.inv(covariance + 0.1 * scale * np.eye(len(covariance)))
+        at_candidates = space[cand]
+
+        def plain(task: Task, s: np.ndarray = space, a: np.ndarray = at_candidates) -> np.ndarray:
+            return np.asarray(a @ (s[task.profile].mean(axis=0) - s.mean(axis=0)))
+
+        def whitened(
+            task: Task, s: np.ndarray = space, a: np.ndarray = at_candidates, w: Any = whiten
+        ) -> np.ndarray:
+            return np.asarray(a @ (w @ (s[task.profile].mean(axis=0) - s.mean(axis=0))))
+
+        label = f"author space ({weighting}, {len(names):,} authors, 256 dimensions)"
+        run(f"{label}, centroid", plain)
+        run(f"{label}, whitened centroid", whitened)
+        for weight in (0.2, 0.4, 0.7):
+            run(
+                f"  text-only + {weight} x whitened author space",
+                lambda t, w=weight, f=whitened: standard(base(t)) + w * standard(f(t)),
+            )
+        run(
+            "  text-only + 0.4 x author space",
+            lambda t, f=plain: standard(base(t)) + 0.4 * standard(f(t)),
+        )
+
+
+def skip_nearest(
+    features: CorpusFeatures,
+    cand: np.ndarray,
+    run: Callable[[str, Callable[[Task], np.ndarray]], None],
+) -> None:
+    """The ``skip`` group: the nearest older papers left out of the hard negatives."""
+    none = np.zeros(0, dtype=np.int64)
+    text_only = RecommenderConfig(embedding_weight=0.0)
+
+    class SkipNearest(Recommender):
+        """Hard negatives from the ``skip``-th nearest older paper on."""
+
+        def __init__(self, skip: int) -> None:
+            super().__init__(features, text_only)
+            self.skip = skip
+
+        def _negatives(
+            self, positives: np.ndarray, negatives: np.ndarray, others: np.ndarray | None
+        ) -> np.ndarray:
+            assert others is not None
+            rng = np.random.default_rng(0)
+            closeness = self.features.near(positives, 1.25, 0.03)[others]
+            hard = others[np.argsort(-closeness)[self.skip : self.skip + 1000]]
+            return np.union1d(hard, rng.choice(others, 250, replace=False))
+
+    for skip in (0, 20, 50, 100, 200, 400):
+        skipping = SkipNearest(skip)
+        features.models.clear()  # (a model is kept by profile and settings, not by skip)
+        run(
+            f"text-only, hard negatives from the {skip}th nearest",
+            lambda t, r=skipping: r.scores(t.profile, none, cand),
+        )
+
+
+def ensemble(
+    features: CorpusFeatures,
+    cand: np.ndarray,
+    before: np.ndarray,
+    sanity: sp.csr_matrix,
+    run: Callable[[str, Callable[[Task], np.ndarray]], None],
+) -> None:
+    """The ``ensemble`` group: the full Recommender plus the baseline's own model, or an
+    SVM on the baseline's tf-idf with paperfeed's negatives."""
+    from sklearn.svm import LinearSVC
+
+    none = np.zeros(0, dtype=np.int64)
+
+    recommender = Recommender(features)
+    full = memo(lambda t: recommender.scores(t.profile, none, cand))
+    sanity_before, sanity_candidates = sanity[before], sanity[cand]
+
+    def baseline(task: Task) -> np.ndarray:
+        labels = np.isin(before, task.profile).astype(int)
+        svm = LinearSVC(class_weight="balanced", C=0.01, tol=1e-4, random_state=0)
+        svm.fit(sanity_before, labels)
+        return np.asarray(svm.decision_function(sanity_candidates))
+
+    def sanity_mined(task: Task) -> np.ndarray:
+        outside = recommender._outside(task.profile, none, cand)
+        drawn = recommender._negatives(task.profile, none, outside)
+        fit_rows = np.r_[task.profile, drawn]
+        labels = np.r_[np.ones(len(task.profile)), np.zeros(len(drawn))]
+        svm = LinearSVC(class_weight="balanced", C=0.1, tol=1e-4, random_state=0)
+        return np.asarray(svm.fit(sanity[fit_rows], labels).decision_function(sanity_candidates))
+
+    other_models = {
+        "the arxiv-sanity SVM": memo(baseline),
+        "an SVM on arxiv-sanity's tf-idf, paperfeed's negatives": memo(sanity_mined),
+    }
+    run("Recommender", full)
+    for name, other in other_models.items():
+        run(name, other)
+        for weight in (0.3, 0.6, 1.0):
+            run(
+                f"  Recommender + {weight} x {name}",
+                lambda t, w=weight, o=other: standard(full(t)) + w * standard(o(t)),
             )
 
 

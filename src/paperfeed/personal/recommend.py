@@ -96,6 +96,21 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   at a month), a hubness correction, a gradient-boosted re-ranker over ten similarity
   scores (0.106), an author-discriminant projection of the embeddings (0.174 alone,
   nothing added to the text).
+- other views and negatives (2026-12-02, the tool's ``views``, ``skip`` and ``ensemble``
+  groups; the text-only model, no embedding, 0.295: under 5 papers 0.315, 5+ 0.281): the
+  title written twice 0.289; bigram columns weighted 0.5 / 1.5 / 2 times 0.271 / 0.293 /
+  0.280; idf to the power 1.5 / 2 0.293 / 0.283 (better from 5 papers, 0.286, worse under
+  5, 0.303 / 0.278); character 3-5-grams, Rocchio, 0.237 alone, added 0.2 / 0.4 / 0.7
+  times 0.294 / 0.290 / 0.292; an "author space", words mediated by who writes them (a
+  256-d truncated SVD of the 45,960 older authors' word profiles, each paper's tf-idf
+  projected on it; older papers only): 0.200 alone (whitened; better than MiniLM's
+  0.169), added 0.2 / 0.4 times 0.294 / 0.289 (it says what the words say); the 20 to 200
+  nearest older papers left out of the hard negatives (the group's own, perhaps): 0.295,
+  no change, 400: 0.293; the full model (0.297) plus the arxiv-sanity SVM's own score 0.3
+  / 0.6 times 0.303 / 0.294 (an ensemble with the baseline, at 0.6 to 0.8 s a reader), plus
+  an SVM on arxiv-sanity's tf-idf with these negatives 0.298. Where the lead over the
+  baseline (0.257) is: from 5 papers 0.283 against 0.225 (1.26x), under 5 papers 0.317
+  against 0.301 (1.06x).
 
 These are noisy (a few hundred authors): the reported split's bootstrap intervals, from
 ``paperfeed eval recommend``, are what to quote.
