@@ -189,7 +189,8 @@ def for_you(
         return ForYou(asked, NOT_INDEXED, len(profile), _shown(asked, seen))
     # the window's papers on the feed, and those asked for (a followed author's paper may
     # not be on the feed); the reader's own (saved, turned down, stale) are left out by the
-    # ranking, so the window is every reader's and its rows are taken once for all
+    # ranking, so the window is every reader's and its rows are taken once for all (a
+    # reader following an author with papers off the feed has a set of their own)
     pool = personal.window_ids(since=now - timedelta(days=days))
     pool |= {c.paper.arxiv_id for c in asked}
     followed = [c for c in asked if c.authors]
