@@ -29,16 +29,18 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
 * ``paperfeed``: :class:`~paperfeed.personal.recommend.Recommender` as configured, and
   with the settings of each ``--config`` (``--config hard_negatives=1000,svm_c=0.2``);
 * ``views`` (2026-12-02; the text-only Recommender, no embedding, unless said): other
-  views of the text and other negatives: the title written twice, bigram columns
-  reweighted, idf squared or to the power 1.5, character 3-5-grams (Rocchio, alone and
-  added), an "author space" (words mediated by who writes them: a truncated SVD of the
-  older papers' author-by-word matrix, the paper's tf-idf projected on it; alone and
-  added), the nearest older papers left out of the hard negatives (likely the same
-  group's), and the full Recommender plus the arxiv-sanity SVM's score (an ensemble with
+  views of the text: the title written twice, bigram columns reweighted, idf squared or to
+  the power 1.5, character 3-5-grams (Rocchio, alone and added), an "author space" (words
+  mediated by who writes them: a truncated SVD of the older papers' author-by-word matrix,
+  the paper's tf-idf projected on it; alone and added);
+* ``skip``: the nearest older papers left out of the hard negatives (likely the same
+  group's), or added to a profile of under 5 papers (Rocchio's centroid and the
+  embedding's);
+* ``ensemble``: the full Recommender plus the arxiv-sanity SVM's score (an ensemble with
   the baseline itself) or plus an SVM on arxiv-sanity's tf-idf with paperfeed's negatives.
 
 Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author; the
-``views`` group about 25 minutes (the character n-grams take 1 GB).
+``views`` group about 20 minutes (the character n-grams take 1 GB), ``ensemble`` about 5.
 """
 
 from __future__ import annotations
@@ -567,7 +569,8 @@ def skip_nearest(
     cand: np.ndarray,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
-    """The ``skip`` group: the nearest older papers left out of the hard negatives."""
+    """The ``skip`` group: the nearest older papers left out of the hard negatives, or
+    added to a small profile."""
     none = np.zeros(0, dtype=np.int64)
     text_only = RecommenderConfig(embedding_weight=0.0)
 
@@ -594,6 +597,35 @@ def skip_nearest(
             f"text-only, hard negatives from the {skip}th nearest",
             lambda t, r=skipping: r.scores(t.profile, none, cand),
         )
+    # the other way round: a small profile (under 5 papers) grown by its nearest older
+    # papers, Rocchio's centroid and the embedding's both (5+ paper profiles unchanged)
+    recommender = Recommender(features)
+    at_candidates, background = features.tfidf[cand], features.text_background[cand]
+
+    def expanded(task: Task, few: int, weight: float) -> np.ndarray:
+        if len(task.profile) >= 5:
+            return recommender.scores(task.profile, none, cand)
+        close = features.near(task.profile, 1.25)
+        close[cand] = -np.inf
+        close[task.profile] = -np.inf
+        nearest = np.argpartition(-close, few)[:few]
+        direction = features.centroid(task.profile) + weight * features.centroid(nearest)
+        text = np.asarray(at_candidates @ direction).ravel() - 1.25 * (1 + weight) * background
+        meaning = (
+            features.vectors[task.profile].mean(axis=0)
+            + weight * features.vectors[nearest].mean(axis=0)
+            - (1 + weight) * features.vector_mean
+        )
+        whitened = features.vectors[cand] @ (features.whiten @ meaning)
+        return standard(text) + 0.4 * standard(whitened)
+
+    run("Recommender", lambda t: recommender.scores(t.profile, none, cand))
+    for few in (5, 10, 20):
+        for weight in (0.25, 0.5, 1.0):
+            run(
+                f"  under 5 papers: + {weight} x the {few} nearest older papers",
+                lambda t, k=few, w=weight: expanded(t, k, w),
+            )
 
 
 def ensemble(

@@ -106,9 +106,12 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   projected on it; older papers only): 0.200 alone (whitened; better than MiniLM's
   0.169), added 0.2 / 0.4 times 0.294 / 0.289 (it says what the words say); the 20 to 200
   nearest older papers left out of the hard negatives (the group's own, perhaps): 0.295,
-  no change, 400: 0.293; the full model (0.297) plus the arxiv-sanity SVM's own score 0.3
-  / 0.6 times 0.303 / 0.294 (an ensemble with the baseline, at 0.6 to 0.8 s a reader), plus
-  an SVM on arxiv-sanity's tf-idf with these negatives 0.298. Where the lead over the
+  no change, 400: 0.293; a profile of under 5 papers grown by its 5 / 10 / 20 nearest
+  older papers (0.25 to 1 times their centroids, text's and embedding's): 0.233 to 0.289
+  against 0.317 for those authors (the profile's own wording is the clue); the full model
+  (0.297) plus the arxiv-sanity SVM's own score 0.3 / 0.6 times 0.303 / 0.294 (an
+  ensemble with the baseline, at 0.6 to 0.8 s a reader), plus an SVM on arxiv-sanity's
+  tf-idf with these negatives 0.298. Where the lead over the
   baseline (0.257) is: from 5 papers 0.283 against 0.225 (1.26x), under 5 papers 0.317
   against 0.301 (1.06x).
 
