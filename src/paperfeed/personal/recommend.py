@@ -111,9 +111,8 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   against 0.317 for those authors (the profile's own wording is the clue); the full model
   (0.297) plus the arxiv-sanity SVM's own score 0.3 / 0.6 times 0.303 / 0.294 (an
   ensemble with the baseline, at 0.6 to 0.8 s a reader), plus an SVM on arxiv-sanity's
-  tf-idf with these negatives 0.298. Where the lead over the
-  baseline (0.257) is: from 5 papers 0.283 against 0.225 (1.26x), under 5 papers 0.317
-  against 0.301 (1.06x).
+  tf-idf with these negatives 0.298. Where the lead over the baseline (0.257) is: from 5
+  papers 0.283 against 0.225 (1.26x), under 5 papers 0.317 against 0.301 (1.06x).
 
 These are noisy (a few hundred authors): the reported split's bootstrap intervals, from
 ``paperfeed eval recommend``, are what to quote.
