@@ -11,9 +11,11 @@
 * time: ``Recommender.recommend`` (hard negatives, fit, rank, explanations of 50 picks)
   for the profiles of ``--users`` authors at 74,728 papers, p50/p99, ranking the papers
   after the test cut-off (the new ones; negatives mined among the older ones) with one
-  Recommender for all readers (as a digest run: the candidates' tf-idf and vector rows,
-  sliced once, are kept from one reader to the next), the same with a new Recommender per
-  reader (as a web request) and, apart, the whole corpus; against the embedding centroid
+  Recommender for all readers (as a digest run), the same with a new Recommender per
+  reader and no kept model (as a web request; the candidates' tf-idf and vector rows are
+  taken once per candidate set and kept by the features, for every reader), the same with
+  those rows taken again (``cold_ms``: the first request after the window changed) and,
+  apart, the whole corpus; against the embedding centroid
   (one matrix-vector product over the corpus and a top-50) in the same process; target
   p50 <= 50 ms;
 * as served (``--skip-served`` leaves it out): "For you" (``for_you``) through a SQLite
