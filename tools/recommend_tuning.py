@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -94,6 +95,23 @@ def standard(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64).ravel()
     spread = values.std()
     return (values - values.mean()) / (spread if spread > 1e-12 else 1.0)
+
+
+def arxiv_sanity_svm(
+    sanity: sp.csr_matrix, before: np.ndarray, cand: np.ndarray
+) -> Callable[[Task], np.ndarray]:
+    """The baseline: arxiv-sanity-lite's SVM on its own tf-idf (``sanity``), the profile
+    against every other older paper, scoring the candidates (the rows taken once)."""
+    from sklearn.svm import LinearSVC
+
+    at_before, at_candidates = sanity[before], sanity[cand]
+
+    def score(task: Task) -> np.ndarray:
+        labels = np.isin(before, task.profile).astype(int)
+        svm = LinearSVC(class_weight="balanced", C=0.01, tol=1e-4, random_state=0)
+        return np.asarray(svm.fit(at_before, labels).decision_function(at_candidates))
+
+    return score
 
 
 def memo(score: Callable[[Task], np.ndarray]) -> Callable[[Task], np.ndarray]:
@@ -145,8 +163,6 @@ def main() -> None:
         )
 
     def tfidf(**changes: Any) -> sp.csr_matrix:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         options = {**tfidf_options(len(texts)), **changes}
         return TfidfVectorizer(**options).fit_transform(texts).tocsr()
 
@@ -162,16 +178,12 @@ def main() -> None:
 
     sanity = arxiv_sanity_tfidf(texts)
     if "baseline" in groups:
-        from sklearn.svm import LinearSVC
+        run("arxiv-sanity SVM (baseline)", arxiv_sanity_svm(sanity, before, cand))
 
-        def baseline(task: Task) -> np.ndarray:
-            labels = np.isin(before, task.profile).astype(int)
-            svm = LinearSVC(class_weight="balanced", C=0.01, tol=1e-4, random_state=0)
-            return np.asarray(svm.fit(sanity[before], labels).decision_function(sanity[cand]))
-
-        run("arxiv-sanity SVM (baseline)", baseline)
-
-    chosen_text = tfidf()  # paperfeed's settings: whole vocabulary, stop words kept
+    # paperfeed's settings: whole vocabulary, stop words kept (the vectoriser kept for its
+    # vocabulary and idf)
+    chosen = TfidfVectorizer(**tfidf_options(len(texts)))
+    chosen_text = chosen.fit_transform(texts).tocsr()
     none = np.zeros(0, dtype=np.int64)  # no thumbs-downs
 
     @functools.cache
@@ -434,7 +446,7 @@ def main() -> None:
             )
 
     if groups & {"views", "skip", "ensemble"}:
-        views(groups, corpus, rows, texts, cand, before, shared, chosen_text, sanity, run)
+        views(groups, corpus, rows, texts, cand, before, shared, chosen, chosen_text, sanity, run)
 
 
 def views(
@@ -445,12 +457,13 @@ def views(
     cand: np.ndarray,
     before: np.ndarray,
     shared: Callable[[], CorpusFeatures],
+    chosen: Any,
     chosen_text: sp.csr_matrix,
     sanity: sp.csr_matrix,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
-    """The ``views``, ``skip`` and ``ensemble`` groups (see the module docstring)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """The ``views``, ``skip`` and ``ensemble`` groups (see the module docstring);
+    ``chosen`` is the vectoriser fitted to ``chosen_text``."""
     from sklearn.preprocessing import normalize
     from sklearn.utils.extmath import randomized_svd
 
@@ -474,10 +487,8 @@ def views(
     titled = [f"{corpus.titles[i]}. {text}" for i, text in zip(rows, texts, strict=True)]
     vectorizer = TfidfVectorizer(**tfidf_options(len(texts)))
     run("  the title twice", on(vectorizer.fit_transform(titled).tocsr()))
-    vectorizer = TfidfVectorizer(**tfidf_options(len(texts)))
-    vectorizer.fit(texts)
-    bigram = np.array([" " in name for name in vectorizer.get_feature_names_out()])
-    idf = vectorizer.idf_.astype(np.float32)
+    bigram = np.array([" " in name for name in chosen.get_feature_names_out()])
+    idf = chosen.idf_.astype(np.float32)
 
     def reweighted(columns: np.ndarray) -> sp.csr_matrix:
         matrix = normalize(chosen_text @ sp.diags(columns.astype(np.float32)))
@@ -540,15 +551,21 @@ def views(
         covariance = np.cov(space, rowvar=False)
         scale = np.trace(covariance) / len(covariance)
         whiten = np.linalg.inv(covariance + 0.1 * scale * np.eye(len(covariance)))
-        at_candidates = space[cand]
+        at_candidates, space_mean = space[cand], space.mean(axis=0)
 
-        def plain(task: Task, s: np.ndarray = space, a: np.ndarray = at_candidates) -> np.ndarray:
-            return np.asarray(a @ (s[task.profile].mean(axis=0) - s.mean(axis=0)))
+        def plain(
+            task: Task, s: np.ndarray = space, a: np.ndarray = at_candidates, m: Any = space_mean
+        ) -> np.ndarray:
+            return np.asarray(a @ (s[task.profile].mean(axis=0) - m))
 
         def whitened(
-            task: Task, s: np.ndarray = space, a: np.ndarray = at_candidates, w: Any = whiten
+            task: Task,
+            s: np.ndarray = space,
+            a: np.ndarray = at_candidates,
+            m: Any = space_mean,
+            w: Any = whiten,
         ) -> np.ndarray:
-            return np.asarray(a @ (w @ (s[task.profile].mean(axis=0) - s.mean(axis=0))))
+            return np.asarray(a @ (w @ (s[task.profile].mean(axis=0) - m)))
 
         label = f"author space ({weighting}, {len(names):,} authors, 256 dimensions)"
         run(f"{label}, centroid", plain)
@@ -643,13 +660,7 @@ def ensemble(
 
     recommender = Recommender(features)
     full = memo(lambda t: recommender.scores(t.profile, none, cand))
-    sanity_before, sanity_candidates = sanity[before], sanity[cand]
-
-    def baseline(task: Task) -> np.ndarray:
-        labels = np.isin(before, task.profile).astype(int)
-        svm = LinearSVC(class_weight="balanced", C=0.01, tol=1e-4, random_state=0)
-        svm.fit(sanity_before, labels)
-        return np.asarray(svm.decision_function(sanity_candidates))
+    sanity_candidates = sanity[cand]
 
     def sanity_mined(task: Task) -> np.ndarray:
         outside = recommender._outside(task.profile, none, cand)
@@ -660,7 +671,7 @@ def ensemble(
         return np.asarray(svm.fit(sanity[fit_rows], labels).decision_function(sanity_candidates))
 
     other_models = {
-        "the arxiv-sanity SVM": memo(baseline),
+        "the arxiv-sanity SVM": memo(arxiv_sanity_svm(sanity, before, cand)),
         "an SVM on arxiv-sanity's tf-idf, paperfeed's negatives": memo(sanity_mined),
     }
     run("Recommender", full)
