@@ -38,6 +38,14 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
   embedding's);
 * ``ensemble``: the full Recommender plus the arxiv-sanity SVM's score (an ensemble with
   the baseline itself) or plus an SVM on arxiv-sanity's tf-idf with paperfeed's negatives.
+* ``stem`` (2026-12-02; the text-only Recommender): Snowball stems in place of the
+  words, alone and added (needs ``pip install PyStemmer``, not a paperfeed dependency);
+* ``diffuse``: each candidate's score plus its nearest candidates' (a graph of the pool);
+* ``loss``: hinge loss and logistic regression in place of the squared hinge (5+ papers);
+* ``fuse``: the score plus four similarity scores, weights by coordinate ascent on one
+  half of the authors, measured on the other;
+* ``ranks``: where the relevant papers rank, for the text-only Recommender and the
+  baseline.
 
 Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author; the
 ``views`` group about 20 minutes (the character n-grams take 1 GB), ``ensemble`` about 5.
@@ -88,6 +96,11 @@ GROUPS = (
     "views",
     "skip",
     "ensemble",
+    "stem",
+    "diffuse",
+    "loss",
+    "fuse",
+    "ranks",
 )
 
 
@@ -447,6 +460,10 @@ def main() -> None:
 
     if groups & {"views", "skip", "ensemble"}:
         views(groups, corpus, rows, texts, cand, before, shared, chosen, chosen_text, sanity, run)
+    if groups & {"stem", "diffuse", "loss", "fuse"}:
+        beyond(groups, tasks, small, texts, cand, shared, chosen_text, sanity, run)
+    if "ranks" in groups:
+        ranks(tasks, cand, shared, arxiv_sanity_svm(sanity, before, cand))
 
 
 def views(
@@ -682,6 +699,231 @@ def ensemble(
                 f"  Recommender + {weight} x {name}",
                 lambda t, w=weight, o=other: standard(full(t)) + w * standard(o(t)),
             )
+
+
+def beyond(
+    groups: set[str],
+    tasks: list[Task],
+    small: np.ndarray,
+    texts: list[str],
+    cand: np.ndarray,
+    shared: Callable[[], CorpusFeatures],
+    chosen_text: sp.csr_matrix,
+    sanity: sp.csr_matrix,
+    run: Callable[[str, Callable[[Task], np.ndarray]], None],
+) -> None:
+    """The ``stem``, ``diffuse``, ``loss`` and ``fuse`` groups (2026-12-02, third session;
+    the text-only Recommender, see the module docstring)."""
+    from unittest import mock
+
+    none = np.zeros(0, dtype=np.int64)
+    features = shared()
+    text_only = RecommenderConfig(embedding_weight=0.0)
+
+    def on(matrix: sp.csr_matrix) -> Callable[[Task], np.ndarray]:
+        recommender = Recommender(CorpusFeatures(features.ids, features.vectors, matrix), text_only)
+        return lambda t: recommender.scores(t.profile, none, cand)
+
+    base = memo(on(chosen_text))
+    run("text-only Recommender", base)
+
+    if "stem" in groups:
+        try:
+            import Stemmer  # PyStemmer: not a dependency of paperfeed
+        except ImportError:
+            print("  (stem: pip install PyStemmer to run it)")
+        else:
+            import re
+
+            from sklearn.feature_extraction.text import strip_accents_unicode
+
+            stemmer, word = (
+                Stemmer.Stemmer("english"),
+                re.compile(tfidf_options(2000)["token_pattern"]),
+            )
+            stems: dict[str, str] = {}
+
+            def stemmed(text: str) -> str:
+                found = word.findall(strip_accents_unicode(text.lower()))
+                return " ".join(
+                    stems.get(w) or stems.setdefault(w, stemmer.stemWord(w)) for w in found
+                )
+
+            matrix = TfidfVectorizer(**tfidf_options(len(texts))).fit_transform(
+                [stemmed(t) for t in texts]
+            )
+            on_stems = memo(on(sp.csr_matrix(matrix)))
+            run(
+                f"  Snowball stems ({matrix.shape[1]:,} columns, {chosen_text.shape[1]:,} without)",
+                on_stems,
+            )
+            for weight in (0.5, 1.0):
+                run(
+                    f"  text-only + {weight} x on stems",
+                    lambda t, w=weight: standard(base(t)) + w * standard(on_stems(t)),
+                )
+
+    if "diffuse" in groups:
+        # each candidate's score plus its nearest candidates' (tf-idf cosine, a graph of
+        # the pool built once for every reader): an author's new papers are often alike
+        at_candidates, most = chosen_text[cand], 20
+        neighbours = np.zeros((len(cand), most), dtype=np.int64)
+        closeness = np.zeros((len(cand), most), dtype=np.float32)
+        for start in range(0, len(cand), 2000):
+            block = (at_candidates[start : start + 2000] @ at_candidates.T).toarray()
+            block[np.arange(len(block)), start + np.arange(len(block))] = -1
+            near = np.argpartition(-block, most, axis=1)[:, :most]
+            values = np.take_along_axis(block, near, 1)
+            order = np.argsort(-values, axis=1)
+            neighbours[start : start + 2000] = np.take_along_axis(near, order, 1)
+            closeness[start : start + 2000] = np.take_along_axis(values, order, 1)
+
+        def diffused(task: Task, few: int, weight: float, top: bool) -> np.ndarray:
+            own = standard(base(task))
+            theirs = closeness[:, :few] * own[neighbours[:, :few]]
+            spread = theirs.max(1) if top else theirs.sum(1) / closeness[:, :few].sum(1).clip(1e-9)
+            return own + weight * spread
+
+        for top in (False, True):
+            for few in (5, 10, 20):
+                for weight in (0.2, 0.5):
+                    run(
+                        f"  + {weight} x the {few} nearest candidates' "
+                        + ("best score" if top else "mean score"),
+                        lambda t, k=few, w=weight, m=top: diffused(t, k, w, m),
+                    )
+
+    if "loss" in groups:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
+
+        def estimator(kind: str, c: float) -> Callable[..., Any]:
+            if kind == "hinge":
+                return lambda **_: LinearSVC(C=c, loss="hinge", tol=1e-4, max_iter=5000)
+            return lambda **_: LogisticRegression(C=c, solver="liblinear", tol=1e-4)
+
+        five_plus = [t for t, few in zip(tasks, small, strict=True) if not few]
+        for kind, c in (
+            ("hinge", 0.1),
+            ("hinge", 0.3),
+            ("hinge", 1.0),
+            ("logistic", 0.3),
+            ("logistic", 1.0),
+            ("logistic", 3.0),
+            ("logistic", 10.0),
+        ):
+            scorer = on(chosen_text)
+            with mock.patch("sklearn.svm.LinearSVC", estimator(kind, c)):
+                scored = {t.author: scorer(t) for t in five_plus}
+            run(
+                f"  5+ papers: {kind} loss, C {c} (under 5: unchanged)",
+                lambda t, s=scored: s[t.author] if t.author in s else base(t),
+            )
+
+    if "fuse" in groups:
+        fuse(tasks, small, cand, chosen_text, sanity, base)
+
+
+def fuse(
+    tasks: list[Task],
+    small: np.ndarray,
+    cand: np.ndarray,
+    chosen_text: sp.csr_matrix,
+    sanity: sp.csr_matrix,
+    base: Callable[[Task], np.ndarray],
+) -> None:
+    """The ``fuse`` group: the text-only Recommender's score plus four similarity scores,
+    weights found by coordinate ascent on Recall@50 for one half of the authors and
+    measured on the other (and the other way round)."""
+    at_candidates, sanity_candidates = chosen_text[cand], sanity[cand]
+    mean = np.asarray(chosen_text.mean(axis=0)).ravel()
+    sanity_mean = np.asarray(sanity.mean(axis=0)).ravel()
+    names = [
+        "Recommender",
+        "Rocchio",
+        "nearest profile paper",
+        "mean of 3 nearest",
+        "Rocchio on arxiv-sanity's tf-idf",
+    ]
+    stacked = []
+    for task in tasks:
+        cosines = (at_candidates @ chosen_text[task.profile].T).toarray()
+        centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
+        sanity_centroid = np.asarray(sanity[task.profile].mean(axis=0)).ravel()
+        scores = [
+            base(task),
+            at_candidates @ (centroid - 1.25 * mean),
+            cosines.max(1),
+            np.sort(cosines, 1)[:, -3:].mean(1),
+            sanity_candidates @ (sanity_centroid - sanity_mean),
+        ]
+        stacked.append(np.stack([standard(s) for s in scores]))
+    scores_of = np.array(stacked)
+    relevant = [np.isin(cand, t.relevant) for t in tasks]
+
+    def recall(weights: np.ndarray, authors: np.ndarray) -> float:
+        found = []
+        for a in authors:
+            top = np.argpartition(-(weights @ scores_of[a]), 50)[:50]
+            found.append(relevant[a][top].sum() / relevant[a].sum())
+        return float(np.mean(found))
+
+    alone, everyone = np.eye(len(names))[0], np.arange(len(tasks))
+    print(f"  {'text-only Recommender':<46} R@50 {recall(alone, everyone):.4f}")
+    for j in range(1, len(names)):
+        for weight in (0.2, 0.4, 0.7):
+            weights = alone.copy()
+            weights[j] = weight
+            print(
+                f"  + {weight} x {names[j]:<40} R@50 {recall(weights, everyone):.4f}  "
+                f"under 5 {recall(weights, everyone[small]):.4f}  "
+                f"5+ {recall(weights, everyone[~small]):.4f}"
+            )
+    halves = np.array_split(np.random.default_rng(5).permutation(len(tasks)), 2)
+    for fit, held in (halves, halves[::-1]):
+        weights, best = alone.copy(), recall(alone, fit)
+        for _ in range(3):
+            for j in range(1, len(names)):
+                for value in (-0.3, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0):
+                    trial = weights.copy()
+                    trial[j] = value
+                    if (score := recall(trial, fit)) > best + 1e-9:
+                        weights, best = trial, score
+        print(
+            f"  fused, weights {np.round(weights, 2).tolist()}: fitted half {best:.4f}, "
+            f"other half {recall(weights, held):.4f} (Recommender alone "
+            f"{recall(alone, held):.4f})",
+            flush=True,
+        )
+
+
+def ranks(
+    tasks: list[Task],
+    cand: np.ndarray,
+    shared: Callable[[], CorpusFeatures],
+    baseline: Callable[[Task], np.ndarray],
+) -> None:
+    """The ``ranks`` group: where the relevant papers rank, for the text-only Recommender,
+    the baseline and the better of the two (how much is within reach of wording)."""
+    none = np.zeros(0, dtype=np.int64)
+    recommender = Recommender(shared(), RecommenderConfig(embedding_weight=0.0))
+    ours, theirs = [], []
+    for task in tasks:
+        where = np.searchsorted(cand, task.relevant)
+        for found, scores in (
+            (ours, recommender.scores(task.profile, none, cand)),
+            (theirs, baseline(task)),
+        ):
+            place = np.empty(len(cand), dtype=np.int64)
+            place[np.argsort(-scores, kind="stable")] = np.arange(len(cand))
+            found.extend(place[where].tolist())
+    mine, base = np.array(ours), np.array(theirs)
+    print(f"  share of the {len(mine):,} relevant papers ranked in the first n:")
+    for n in (10, 50, 100, 200, 500, 1000, 3000):
+        print(
+            f"    {n:>5}: text-only Recommender {np.mean(mine < n):.3f}  "
+            f"baseline {np.mean(base < n):.3f}  either {np.mean(np.minimum(mine, base) < n):.3f}"
+        )
 
 
 if __name__ == "__main__":
