@@ -712,7 +712,7 @@ def beyond(
     sanity: sp.csr_matrix,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
-    """The ``stem``, ``diffuse``, ``loss`` and ``fuse`` groups (2026-12-02, third session;
+    """The ``stem``, ``diffuse``, ``loss`` and ``fuse`` groups (2026-12-02;
     the text-only Recommender, see the module docstring)."""
     from unittest import mock
 
