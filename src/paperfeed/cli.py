@@ -870,15 +870,22 @@ def eval_recommend(
         f"{path.name} ({split}): {result['authors']:,} authors, {result['papers']:,} papers, "
         f"{result['candidates']:,} ranked after {result['cutoff']}"
     )
-    click.echo(f"{'method':<10} {'R@50':>22} {'nDCG@50':>22} {'MRR':>22} {'p50 ms':>7}")
+    click.echo(
+        f"{'method':<10} {'R@50':>22} {'nDCG@50':>22} {'MRR':>22} {'R@50 vs tfidf_svm':>18} "
+        f"{'p50 ms':>7}"
+    )
     rows = {**result["methods"], "(coauthor)": result["reference"]["coauthor"]}
     for name, figures in rows.items():
         cells = [
             f"{figures[m]:.4f} [{figures[m + '_ci'][0]:.3f}, {figures[m + '_ci'][1]:.3f}]"
             for m in ("recall@50", "ndcg@50", "mrr")
         ]
+        low, high = figures["recall@50_vs_tfidf_svm_ci"]  # bootstrap over the same authors
+        ratio = f"{figures['recall@50_vs_tfidf_svm']:.2f} [{low:.2f}, {high:.2f}]"
         click.echo(
-            f"{name:<10} " + " ".join(f"{c:>22}" for c in cells) + f" {figures['p50_ms']:>7.1f}"
+            f"{name:<10} "
+            + " ".join(f"{c:>22}" for c in cells)
+            + f" {ratio:>18} {figures['p50_ms']:>7.1f}"
         )
 
 

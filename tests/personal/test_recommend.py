@@ -321,6 +321,14 @@ def test_eval_recommend_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert again["methods"]["centroid"]["ndcg@50"] == result["methods"]["centroid"]["ndcg@50"]
     text = paperfeed("eval", "recommend", str(tmp_path / "parts"), "--vectors", str(cache))
     assert "paperfeed" in text.stdout and "(coauthor)" in text.stdout
+    # each row says how it compares with the baseline, as the JSON does
+    header, *lines = text.stdout.splitlines()[1:]
+    assert "R@50 vs tfidf_svm" in header
+    baseline_row = next(line for line in lines if line.startswith("tfidf_svm "))
+    assert " 1.00 [1.00, 1.00] " in baseline_row
+    ours = result["methods"]["paperfeed"]
+    paperfeed_row = next(line for line in lines if line.startswith("paperfeed "))
+    assert f" {ours['recall@50_vs_tfidf_svm']:.2f} [" in paperfeed_row
     empty = tmp_path / "empty"
     empty.mkdir()
     missing = paperfeed("eval", "recommend", str(empty), check=False)
