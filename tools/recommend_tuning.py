@@ -133,6 +133,17 @@ def memo(score: Callable[[Task], np.ndarray]) -> Callable[[Task], np.ndarray]:
     return lambda t: kept[t.author] if t.author in kept else kept.setdefault(t.author, score(t))
 
 
+def text_only_scores(
+    features: CorpusFeatures, matrix: sp.csr_matrix, cand: np.ndarray
+) -> Callable[[Task], np.ndarray]:
+    """The Recommender without the embedding's score, on ``matrix`` (the features' ids and
+    vectors), scoring the candidates."""
+    none = np.zeros(0, dtype=np.int64)
+    on = CorpusFeatures(features.ids, features.vectors, matrix)
+    recommender = Recommender(on, RecommenderConfig(embedding_weight=0.0))
+    return lambda t: recommender.scores(t.profile, none, cand)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--authors", type=int, default=300)
@@ -190,8 +201,14 @@ def main() -> None:
         return score
 
     sanity = arxiv_sanity_tfidf(texts)
+
+    @functools.cache
+    def baseline() -> Callable[[Task], np.ndarray]:
+        """The baseline's scores, fitted once per author for every group that uses them."""
+        return memo(arxiv_sanity_svm(sanity, before, cand))
+
     if "baseline" in groups:
-        run("arxiv-sanity SVM (baseline)", arxiv_sanity_svm(sanity, before, cand))
+        run("arxiv-sanity SVM (baseline)", baseline())
 
     # paperfeed's settings: whole vocabulary, stop words kept (the vectoriser kept for its
     # vocabulary and idf)
@@ -209,6 +226,11 @@ def main() -> None:
         features = built()
         features.models.clear()
         return features
+
+    @functools.cache
+    def base() -> Callable[[Task], np.ndarray]:
+        """The text-only Recommender's scores, once per author for the groups that use them."""
+        return memo(text_only_scores(shared(), chosen_text, cand))
 
     if "text" in groups:
         run("centroid, arxiv-sanity tf-idf", rocchio(sanity, 0.0))
@@ -459,11 +481,25 @@ def main() -> None:
             )
 
     if groups & {"views", "skip", "ensemble"}:
-        views(groups, corpus, rows, texts, cand, before, shared, chosen, chosen_text, sanity, run)
+        views(
+            groups,
+            corpus,
+            rows,
+            texts,
+            cand,
+            before,
+            shared,
+            base(),
+            baseline,
+            chosen,
+            chosen_text,
+            sanity,
+            run,
+        )
     if groups & {"stem", "diffuse", "loss", "fuse"}:
-        beyond(groups, tasks, small, texts, cand, shared, chosen_text, sanity, run)
+        beyond(groups, tasks, small, texts, cand, shared, base(), chosen_text, sanity, run)
     if "ranks" in groups:
-        ranks(tasks, cand, shared, arxiv_sanity_svm(sanity, before, cand))
+        ranks(tasks, cand, base(), baseline())
 
 
 def views(
@@ -474,31 +510,29 @@ def views(
     cand: np.ndarray,
     before: np.ndarray,
     shared: Callable[[], CorpusFeatures],
+    base: Callable[[Task], np.ndarray],
+    baseline: Callable[[], Callable[[Task], np.ndarray]],
     chosen: Any,
     chosen_text: sp.csr_matrix,
     sanity: sp.csr_matrix,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
     """The ``views``, ``skip`` and ``ensemble`` groups (see the module docstring);
-    ``chosen`` is the vectoriser fitted to ``chosen_text``."""
+    ``chosen`` is the vectoriser fitted to ``chosen_text``; ``base`` scores with the
+    text-only Recommender, ``baseline()`` with the arxiv-sanity SVM."""
     from sklearn.preprocessing import normalize
     from sklearn.utils.extmath import randomized_svd
 
-    none = np.zeros(0, dtype=np.int64)
-    ids = [corpus.ids[i] for i in rows]
     features = shared()
-    text_only = RecommenderConfig(embedding_weight=0.0)
 
-    def on(matrix: sp.csr_matrix, config: RecommenderConfig = text_only) -> Callable[..., Any]:
-        recommender = Recommender(CorpusFeatures(ids, features.vectors, matrix), config)
-        return lambda t: recommender.scores(t.profile, none, cand)
+    def on(matrix: sp.csr_matrix) -> Callable[[Task], np.ndarray]:
+        return text_only_scores(features, matrix, cand)
 
-    base = memo(on(chosen_text))
     run("text-only Recommender", base)
     if "skip" in groups:
         skip_nearest(features, cand, run)
     if "ensemble" in groups:
-        ensemble(features, cand, before, sanity, run)
+        ensemble(features, cand, baseline(), sanity, run)
     if "views" not in groups:
         return
     titled = [f"{corpus.titles[i]}. {text}" for i, text in zip(rows, texts, strict=True)]
@@ -665,7 +699,7 @@ def skip_nearest(
 def ensemble(
     features: CorpusFeatures,
     cand: np.ndarray,
-    before: np.ndarray,
+    baseline: Callable[[Task], np.ndarray],
     sanity: sp.csr_matrix,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
@@ -688,7 +722,7 @@ def ensemble(
         return np.asarray(svm.fit(sanity[fit_rows], labels).decision_function(sanity_candidates))
 
     other_models = {
-        "the arxiv-sanity SVM": memo(arxiv_sanity_svm(sanity, before, cand)),
+        "the arxiv-sanity SVM": baseline,
         "an SVM on arxiv-sanity's tf-idf, paperfeed's negatives": memo(sanity_mined),
     }
     run("Recommender", full)
@@ -708,23 +742,20 @@ def beyond(
     texts: list[str],
     cand: np.ndarray,
     shared: Callable[[], CorpusFeatures],
+    base: Callable[[Task], np.ndarray],
     chosen_text: sp.csr_matrix,
     sanity: sp.csr_matrix,
     run: Callable[[str, Callable[[Task], np.ndarray]], None],
 ) -> None:
     """The ``stem``, ``diffuse``, ``loss`` and ``fuse`` groups (2026-12-02;
-    the text-only Recommender, see the module docstring)."""
+    the text-only Recommender, ``base``, see the module docstring)."""
     from unittest import mock
 
-    none = np.zeros(0, dtype=np.int64)
     features = shared()
-    text_only = RecommenderConfig(embedding_weight=0.0)
 
     def on(matrix: sp.csr_matrix) -> Callable[[Task], np.ndarray]:
-        recommender = Recommender(CorpusFeatures(features.ids, features.vectors, matrix), text_only)
-        return lambda t: recommender.scores(t.profile, none, cand)
+        return text_only_scores(features, matrix, cand)
 
-    base = memo(on(chosen_text))
     run("text-only Recommender", base)
 
     if "stem" in groups:
@@ -900,18 +931,17 @@ def fuse(
 def ranks(
     tasks: list[Task],
     cand: np.ndarray,
-    shared: Callable[[], CorpusFeatures],
+    base: Callable[[Task], np.ndarray],
     baseline: Callable[[Task], np.ndarray],
 ) -> None:
-    """The ``ranks`` group: where the relevant papers rank, for the text-only Recommender,
-    the baseline and the better of the two (how much is within reach of wording)."""
-    none = np.zeros(0, dtype=np.int64)
-    recommender = Recommender(shared(), RecommenderConfig(embedding_weight=0.0))
+    """The ``ranks`` group: where the relevant papers rank, for the text-only Recommender
+    (``base``), the baseline and the better of the two (how much is within reach of
+    wording)."""
     ours, theirs = [], []
     for task in tasks:
         where = np.searchsorted(cand, task.relevant)
         for found, scores in (
-            (ours, recommender.scores(task.profile, none, cand)),
+            (ours, base(task)),
             (theirs, baseline(task)),
         ):
             place = np.empty(len(cand), dtype=np.int64)
