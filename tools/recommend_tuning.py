@@ -46,6 +46,8 @@ figures quoted in ``paperfeed/personal/recommend.py``'s docstring come from thes
   half of the authors, measured on the other;
 * ``ranks``: where the relevant papers rank, for the text-only Recommender and the
   baseline.
+* ``learn`` (2026-12-02): the tf-idf's words weighted by what the older papers' authors
+  say of them (:func:`learn_word_weights`), at several strengths and samples of authors.
 
 Each tf-idf variant takes 5 s to 2 min to fit; the baseline about a second per author; the
 ``views`` group about 20 minutes (the character n-grams take 1 GB), ``ensemble`` about 5.
@@ -57,8 +59,8 @@ import argparse
 import functools
 import sys
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,7 @@ GROUPS = (
     "loss",
     "fuse",
     "ranks",
+    "learn",
 )
 
 
@@ -500,6 +503,10 @@ def main() -> None:
         beyond(groups, tasks, small, texts, cand, shared, base(), chosen_text, sanity, run)
     if "ranks" in groups:
         ranks(tasks, cand, base(), baseline())
+    if "learn" in groups:
+        run("text-only Recommender", base())
+        run("Rocchio, corpus mean x1.25", rocchio(chosen_text, 1.25))
+        learned_weights(corpus, rows, split.cutoff, cand, shared(), chosen, chosen_text, run)
 
 
 def views(
@@ -954,6 +961,169 @@ def ranks(
             f"    {n:>5}: text-only Recommender {np.mean(mine < n):.3f}  "
             f"baseline {np.mean(base < n):.3f}  either {np.mean(np.minimum(mine, base) < n):.3f}"
         )
+
+
+def learned_weights(
+    corpus: Any,
+    rows: np.ndarray,
+    cutoff: Any,
+    cand: np.ndarray,
+    features: CorpusFeatures,
+    chosen: Any,
+    chosen_text: sp.csr_matrix,
+    run: Callable[[str, Callable[[Task], np.ndarray]], None],
+) -> None:
+    """The ``learn`` group: the tf-idf's words weighted by :func:`learn_word_weights` (from
+    the older papers' authors only) at several strengths, Rocchio and the text-only
+    Recommender on them."""
+    names = chosen.get_feature_names_out()
+    authors = [corpus.authors[i] for i in rows]
+    days = [corpus.days[i] for i in rows]
+    at_candidates = chosen_text[cand]
+    mean = np.asarray(chosen_text.mean(axis=0)).ravel()
+    for strength, sample, seed in (
+        (100.0, 3000, 0),
+        (100.0, 3000, 1),
+        (100.0, 3000, 2),
+        (100.0, 6000, 0),
+        (60.0, 6000, 0),
+    ):
+        start = time.perf_counter()
+        weights = learn_word_weights(
+            chosen_text, authors, days, until=cutoff, strength=strength, sample=sample, seed=seed
+        )
+        assert weights is not None
+        moved = int((np.abs(weights - 1) > 0.05).sum())
+        label = f"strength {strength}, {sample:,} authors, seed {seed}"
+        print(f"  {label}: {time.perf_counter() - start:.0f} s, {moved:,} words moved")
+        order = np.argsort(weights)
+        print("    down:", ", ".join(f"{names[k]} {weights[k]:.2f}" for k in order[:20]))
+        print("    up:", ", ".join(f"{names[k]} {weights[k]:.2f}" for k in order[::-1][:20]))
+
+        def rocchio(task: Task, w: np.ndarray = weights) -> np.ndarray:
+            centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
+            return np.asarray(at_candidates @ (w * (centroid - 1.25 * mean))).ravel()
+
+        run(f"  Rocchio, words weighted ({label})", rocchio)
+        matrix = reweighted(chosen_text, weights)
+        run(
+            f"  text-only, words weighted ({label})",
+            text_only_scores(features, matrix, cand),
+        )
+
+
+STRENGTH = 100.0  # the L2 penalty towards 1 (the best of 30 to 200; the group is not taken)
+AUTHORS = 3000  # names sampled to learn from
+MIN_AUTHORS = 50  # fewer than this: no weights (all 1)
+HARD, RANDOM, POSITIVES = 20, 10, 3  # pairs per author: later papers x (hard + random)
+MAX_PAPERS = 60  # a name with more papers is several people
+ROCCHIO = 1.25  # the corpus mean taken off the centroid, as Recommender does
+
+
+def learn_word_weights(
+    tfidf: sp.csr_matrix,
+    authors: Sequence[Sequence[str]],
+    days: Sequence[date],
+    until: date | None = None,
+    strength: float = STRENGTH,
+    sample: int = AUTHORS,
+    seed: int = 0,
+) -> np.ndarray | None:
+    """Each column's weight (≥ 0, most exactly 1) for the rows of ``tfidf``, whose
+    ``authors`` and ``days`` are given, learning from the papers before ``until`` only
+    (all of them without it); None when fewer than :data:`MIN_AUTHORS` names can be
+    learnt from (a small corpus keeps the tf-idf as it is)."""
+    if len(authors) != tfidf.shape[0] or len(days) != tfidf.shape[0]:
+        raise ValueError("tf-idf rows, authors and days must line up")
+    known = np.array([until is None or day < until for day in days], dtype=bool)
+    rows = np.flatnonzero(known)
+    if len(rows) < 2:
+        return None
+    when = np.array([days[int(k)] for k in rows])
+    inner = sorted(when)[int(0.8 * len(when))]
+    later = np.zeros(tfidf.shape[0], dtype=bool)
+    later[rows[when >= inner]] = True
+    papers_of: dict[str, list[int]] = {}
+    for k in rows:
+        for name in dict.fromkeys(authors[int(k)]):  # not a set: the same order every run
+            papers_of.setdefault(name, []).append(int(k))
+    learnable = []
+    for papers in papers_of.values():
+        mine = np.array(papers)
+        after = later[mine]
+        if len(mine) <= MAX_PAPERS and (~after).sum() >= 2 and after.any():
+            learnable.append((mine[~after], mine[after]))
+    if len(learnable) < MIN_AUTHORS:
+        return None
+    draw = np.random.default_rng(seed)
+    picked = draw.choice(len(learnable), min(sample, len(learnable)), replace=False)
+    mean = np.asarray(tfidf[rows].mean(axis=0), dtype=np.float64).ravel()
+    pool = np.flatnonzero(later)
+    at_pool = tfidf[pool]
+    background = np.asarray(at_pool @ mean).ravel()
+    # the profile's centroid, on a buffer as long as the vocabulary (set, used, cleared):
+    # it is sparse, and a dense one per author would cost more than the rest
+    query = np.zeros(tfidf.shape[1])
+    parts, offsets = [], []
+    for k in sorted(picked):
+        earlier, relevant = learnable[k]
+        profile = tfidf[earlier]
+        words, where = np.unique(profile.indices, return_inverse=True)
+        query[words] = np.bincount(where, weights=profile.data) / len(earlier)
+        rocchio = np.asarray(at_pool @ query).ravel() - ROCCHIO * background
+        right = np.isin(pool, relevant)
+        scores = np.where(right, -np.inf, rocchio)
+        hard = np.argpartition(-scores, HARD)[:HARD] if len(pool) > HARD else np.arange(len(pool))
+        wrong = np.setdiff1d(
+            np.r_[hard, draw.choice(len(pool), min(RANDOM, len(pool)), replace=False)],
+            np.flatnonzero(right),
+        )
+        good = np.flatnonzero(right)[:POSITIVES]
+        if len(wrong):
+            first, second = np.repeat(good, len(wrong)), np.tile(wrong, len(good))
+            # each pair's difference word by word, times the word's share of the query
+            # (the centroid minus the corpus mean's share), Rocchio's whole score
+            # difference as its offset
+            pair = sp.csr_matrix(at_pool[first] - at_pool[second], dtype=np.float64)
+            pair.data *= query[pair.indices] - ROCCHIO * mean[pair.indices]
+            parts.append(sp.csr_matrix(pair, dtype=np.float32))
+            offsets.append(rocchio[first] - rocchio[second])
+        query[words] = 0.0
+    if not parts:
+        return None
+    pairs = sp.vstack(parts).tocsr()
+    offset = np.concatenate(offsets)
+    spread = offset.std()
+    if not spread > 0:
+        return None
+    delta = _fit(pairs, offset, 2.0 / spread, strength)
+    return np.clip(1.0 + delta, 0.0, None).astype(np.float32)
+
+
+def _fit(pairs: sp.csr_matrix, offset: np.ndarray, tau: float, strength: float) -> np.ndarray:
+    """The ``delta`` minimising sum(log(1 + exp(-tau (offset + pairs @ delta)))) +
+    strength |delta|² / 2: each pair's first paper (the author's) should score above its
+    second. ``tau`` scales the offsets' spread to about ±2."""
+    from scipy.optimize import minimize
+
+    by_column = pairs.T.tocsr()
+
+    def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = tau * (offset + pairs @ delta.astype(np.float32))
+        value = np.logaddexp(0.0, -margin).sum() + 0.5 * strength * delta @ delta
+        slope = -tau / (1.0 + np.exp(np.clip(margin, -50.0, 50.0)))
+        return float(value), by_column @ slope.astype(np.float32) + strength * delta
+
+    start = np.zeros(pairs.shape[1])
+    fitted = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 300})
+    return np.asarray(fitted.x)
+
+
+def reweighted(tfidf: sp.csr_matrix, weights: np.ndarray) -> sp.csr_matrix:
+    """``tfidf`` with each column times the square root of its weight (float32, sorted)."""
+    matrix = sp.csr_matrix(tfidf @ sp.diags(np.sqrt(weights).astype(np.float32)), dtype=np.float32)
+    matrix.sort_indices()
+    return matrix
 
 
 if __name__ == "__main__":
