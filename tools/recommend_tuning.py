@@ -982,7 +982,10 @@ def learned_weights(
     at_candidates = chosen_text[cand]
     mean = np.asarray(chosen_text.mean(axis=0)).ravel()
     for strength, sample, seed in (
+        (30.0, 3000, 0),
+        (60.0, 3000, 0),
         (100.0, 3000, 0),
+        (200.0, 3000, 0),
         (100.0, 3000, 1),
         (100.0, 3000, 2),
         (100.0, 6000, 0),
@@ -1012,7 +1015,7 @@ def learned_weights(
         )
 
 
-STRENGTH = 100.0  # the L2 penalty towards 1 (the best of 30 to 200; the group is not taken)
+STRENGTH = 100.0  # the L2 penalty towards 1 (the best of 30 to 200; not taken in the end)
 AUTHORS = 3000  # names sampled to learn from
 MIN_AUTHORS = 50  # fewer than this: no weights (all 1)
 HARD, RANDOM, POSITIVES = 20, 10, 3  # pairs per author: later papers x (hard + random)

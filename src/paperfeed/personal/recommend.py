@@ -133,12 +133,12 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   words times the query's, Rocchio's score as the offset, an L2 pull towards 1 (L-BFGS)
   learns one weight per word, and the tf-idf's columns are scaled by their square roots
   (it weighs down busy topics, "reasoning", "gaussian splatting", and up labs' model names
-  and phrasing, "kimi", "nemotron", "extensive experiments"). The text-only model 0.2985
-  / 0.3018 / 0.3051 with authors sampled by seed 0 / 1 / 2, 0.2979 with 6,000 of them,
+  and phrasing, "kimi", "nemotron", "extensive experiments"). At strength 100 the text-only
+  model 0.2985 / 0.3018 / 0.3051 with authors sampled by seed 0 / 1 / 2, 0.2979 with 6,000,
   against 0.2950 (from 5 papers 0.288 to 0.291 against 0.2805 each time; under 5 mixed,
-  0.312 to 0.326 against 0.315); at strength 30 / 60 / 100 / 200, in a first version
-  that left the evaluated authors out of the learning, 0.291 / 0.301 / 0.304 / 0.301
-  (100 chosen; 1 overfits, 0.229); the same pairs on the profile's words only 0.2946.
+  0.312 to 0.326 against 0.315); at strength 30 / 60 / 200 (3,000 authors, seed 0) 0.2926
+  / 0.2985 / 0.2951 (1 overfits: 0.229), 60 with 6,000 authors 0.2909; the same pairs on
+  the profile's words only 0.2946 (a variant not kept in the tool).
   Tried on the reported split (seed 0, strength 100, 300 authors): Recall@50 0.315
   against 0.318 without (nDCG@50 0.212 against 0.208, MRR 0.238 against 0.231), and
   learning adds 35 to 85 s to every build of the features (about 30 s without): not
