@@ -141,8 +141,8 @@ scores 0.257 (2026-12-01; ``tools/recommend_tuning.py`` runs each group below):
   the profile's words only 0.2946 (a variant not kept in the tool).
   Tried on the reported split (seed 0, strength 100, 300 authors): Recall@50 0.315
   against 0.318 without (nDCG@50 0.212 against 0.208, MRR 0.238 against 0.231), and
-  learning adds 35 to 85 s to every build of the features (about 30 s without): not
-  taken.
+  learning adds 35 to 85 s to every build of the features (30 to 47 s without):
+  not taken.
 
 These are noisy (a few hundred authors): the reported split's bootstrap intervals, from
 ``paperfeed eval recommend``, are what to quote.
