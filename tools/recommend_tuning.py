@@ -130,6 +130,19 @@ def arxiv_sanity_svm(
     return score
 
 
+def rocchio(matrix: sp.csr_matrix, weight: float, cand: np.ndarray) -> Callable[[Task], np.ndarray]:
+    """Rocchio on ``matrix``: the candidates' product with the profile's centroid minus
+    ``weight`` times the corpus mean."""
+    mean = np.asarray(matrix.mean(axis=0)).ravel()
+    at_candidates = matrix[cand]
+
+    def score(task: Task) -> np.ndarray:
+        centroid = np.asarray(matrix[task.profile].mean(axis=0)).ravel()
+        return np.asarray(at_candidates @ (centroid - weight * mean)).ravel()
+
+    return score
+
+
 def memo(score: Callable[[Task], np.ndarray]) -> Callable[[Task], np.ndarray]:
     """``score`` computed once per author (a run that is added to several others)."""
     kept: dict[str, np.ndarray] = {}
@@ -193,16 +206,6 @@ def main() -> None:
         options = {**tfidf_options(len(texts)), **changes}
         return TfidfVectorizer(**options).fit_transform(texts).tocsr()
 
-    def rocchio(matrix: sp.csr_matrix, weight: float) -> Callable[[Task], np.ndarray]:
-        mean = np.asarray(matrix.mean(axis=0)).ravel()
-        at_candidates = matrix[cand]
-
-        def score(task: Task) -> np.ndarray:
-            centroid = np.asarray(matrix[task.profile].mean(axis=0)).ravel()
-            return np.asarray(at_candidates @ (centroid - weight * mean)).ravel()
-
-        return score
-
     sanity = arxiv_sanity_tfidf(texts)
 
     @functools.cache
@@ -236,24 +239,24 @@ def main() -> None:
         return memo(text_only_scores(shared(), chosen_text, cand))
 
     if "text" in groups:
-        run("centroid, arxiv-sanity tf-idf", rocchio(sanity, 0.0))
+        run("centroid, arxiv-sanity tf-idf", rocchio(sanity, 0.0, cand))
         run(
             "centroid, whole vocabulary, stop words out",
-            rocchio(tfidf(stop_words="english", max_df=0.1), 0.0),
+            rocchio(tfidf(stop_words="english", max_df=0.1), 0.0, cand),
         )
-        run("centroid, whole vocabulary, stop words kept", rocchio(chosen_text, 0.0))
+        run("centroid, whole vocabulary, stop words kept", rocchio(chosen_text, 0.0, cand))
         for weight in (0.5, 1.25, 2.0):
-            run(f"  Rocchio, corpus mean x{weight}", rocchio(chosen_text, weight))
-        run("Rocchio, unigrams only", rocchio(tfidf(ngram_range=(1, 1)), 1.25))
-        run("Rocchio, up to trigrams", rocchio(tfidf(ngram_range=(1, 3)), 1.25))
+            run(f"  Rocchio, corpus mean x{weight}", rocchio(chosen_text, weight, cand))
+        run("Rocchio, unigrams only", rocchio(tfidf(ngram_range=(1, 1)), 1.25, cand))
+        run("Rocchio, up to trigrams", rocchio(tfidf(ngram_range=(1, 3)), 1.25, cand))
         chars = tfidf(analyzer="char_wb", ngram_range=(3, 5), token_pattern=None)
-        run("Rocchio, character 3-5-grams", rocchio(chars, 1.25))
+        run("Rocchio, character 3-5-grams", rocchio(chars, 1.25, cand))
 
     if "embedding" in groups:
         at_candidates = unit[cand]
         whiten = shared().whiten
         mean = unit.mean(axis=0)
-        text = rocchio(chosen_text, 1.25)
+        text = rocchio(chosen_text, 1.25, cand)
 
         def whitened(task: Task) -> np.ndarray:
             direction = whiten @ (unit[task.profile].mean(axis=0) - mean)
@@ -341,7 +344,7 @@ def main() -> None:
                     standard(recommender.scores(t.profile, none, cand)) + w * length
                 ),
             )
-        centroid = rocchio(chosen_text, 1.25)
+        centroid = rocchio(chosen_text, 1.25, cand)
         for weight in (0.3, 0.6):
             run(
                 f"Recommender + {weight} x Rocchio",
@@ -505,7 +508,7 @@ def main() -> None:
         ranks(tasks, cand, base(), baseline())
     if "learn" in groups:
         run("text-only Recommender", base())
-        run("Rocchio, corpus mean x1.25", rocchio(chosen_text, 1.25))
+        run("Rocchio, corpus mean x1.25", rocchio(chosen_text, 1.25, cand))
         learned_weights(corpus, rows, split.cutoff, cand, shared(), chosen, chosen_text, run)
 
 
@@ -567,15 +570,7 @@ def views(
         strip_accents="unicode",
         dtype=np.float32,
     ).fit_transform(texts)
-    chars = sp.csr_matrix(chars)
-    char_mean = np.asarray(chars.mean(axis=0)).ravel()
-    char_candidates = chars[cand]
-
-    def char_rocchio(task: Task) -> np.ndarray:
-        centroid = np.asarray(chars[task.profile].mean(axis=0)).ravel()
-        return np.asarray(char_candidates @ (centroid - 1.25 * char_mean)).ravel()
-
-    char_score = memo(char_rocchio)
+    char_score = memo(rocchio(sp.csr_matrix(chars), 1.25, cand))
     run("character 3-5-grams, Rocchio", char_score)
     for weight in (0.2, 0.4, 0.7):
         run(
@@ -873,9 +868,8 @@ def fuse(
     """The ``fuse`` group: the text-only Recommender's score plus four similarity scores,
     weights found by coordinate ascent on Recall@50 for one half of the authors and
     measured on the other (and the other way round)."""
-    at_candidates, sanity_candidates = chosen_text[cand], sanity[cand]
-    mean = np.asarray(chosen_text.mean(axis=0)).ravel()
-    sanity_mean = np.asarray(sanity.mean(axis=0)).ravel()
+    at_candidates = chosen_text[cand]
+    text_rocchio, sanity_rocchio = rocchio(chosen_text, 1.25, cand), rocchio(sanity, 1.0, cand)
     names = [
         "Recommender",
         "Rocchio",
@@ -886,14 +880,12 @@ def fuse(
     stacked = []
     for task in tasks:
         cosines = (at_candidates @ chosen_text[task.profile].T).toarray()
-        centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
-        sanity_centroid = np.asarray(sanity[task.profile].mean(axis=0)).ravel()
         scores = [
             base(task),
-            at_candidates @ (centroid - 1.25 * mean),
+            text_rocchio(task),
             cosines.max(1),
             np.sort(cosines, 1)[:, -3:].mean(1),
-            sanity_candidates @ (sanity_centroid - sanity_mean),
+            sanity_rocchio(task),
         ]
         stacked.append(np.stack([standard(s) for s in scores]))
     scores_of = np.array(stacked)
@@ -979,8 +971,6 @@ def learned_weights(
     names = chosen.get_feature_names_out()
     authors = [corpus.authors[i] for i in rows]
     days = [corpus.days[i] for i in rows]
-    at_candidates = chosen_text[cand]
-    mean = np.asarray(chosen_text.mean(axis=0)).ravel()
     for strength, sample, seed in (
         (30.0, 3000, 0),
         (60.0, 3000, 0),
@@ -1002,13 +992,9 @@ def learned_weights(
         order = np.argsort(weights)
         print("    down:", ", ".join(f"{names[k]} {weights[k]:.2f}" for k in order[:20]))
         print("    up:", ", ".join(f"{names[k]} {weights[k]:.2f}" for k in order[::-1][:20]))
-
-        def rocchio(task: Task, w: np.ndarray = weights) -> np.ndarray:
-            centroid = np.asarray(chosen_text[task.profile].mean(axis=0)).ravel()
-            return np.asarray(at_candidates @ (w * (centroid - 1.25 * mean))).ravel()
-
-        run(f"  Rocchio, words weighted ({label})", rocchio)
+        # (Rocchio on the reweighted columns weighs word t by weights[t])
         matrix = reweighted(chosen_text, weights)
+        run(f"  Rocchio, words weighted ({label})", rocchio(matrix, 1.25, cand))
         run(
             f"  text-only, words weighted ({label})",
             text_only_scores(features, matrix, cand),
